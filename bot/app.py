@@ -1,0 +1,120 @@
+"""Composition root: the one place that builds the PTB Application and wires Momento's parts together.
+
+Resources (database, classifier, background clocks) are opened in ``post_init`` and closed in
+``post_shutdown`` — the pattern of PTB's examples and its rules-bot — so nothing heavy happens at import.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+
+from bot.config import Settings
+from bot.handlers import common
+from bot.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
+from bot.services import BOT_DATA_KEY, Services, services
+from sentiment import Classifier, open_classifier
+from storage import touchpoints as touchpoint_repo
+from storage.db import Database
+from storage.models import TouchpointSpec
+
+log = logging.getLogger(__name__)
+
+MomentoApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+def build_application(settings: Settings, *, classifier: Classifier | None = None) -> MomentoApplication:
+    """The configured Application; pass *classifier* to reuse a loaded model (tests, demo)."""
+    token = settings.require_token().get_secret_value()
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram.base_url)
+        .base_file_url(settings.telegram.base_file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, disable_web_page_preview=True))
+        .rate_limiter(AIORateLimiter(max_retries=settings.telegram.max_retries))
+        .concurrent_updates(True)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if settings.telegram.mode == "webhook":
+        # Updates arrive through our own HTTP server (bot.server), not PTB's Updater.
+        builder = builder.updater(None)
+    application: MomentoApplication = builder.build()
+    application.bot_data["momento.settings"] = settings
+    application.bot_data["momento.lent_classifier"] = classifier
+    _register_handlers(application)
+    return application
+
+
+def _register_handlers(application: MomentoApplication) -> None:
+    # Feature modules register in order; the catch-all for unknown commands comes last.
+    common.register(application)
+    common.register_fallbacks(application)
+    application.add_error_handler(common.on_error)
+
+
+async def _post_init(application: MomentoApplication) -> None:
+    settings: Settings = application.bot_data["momento.settings"]
+    lent: Classifier | None = application.bot_data.get("momento.lent_classifier")
+    db = await Database.open(settings.storage.path)
+    try:
+        await touchpoint_repo.sync_touchpoints(db, [_touchpoint_spec(tp) for tp in settings.touchpoints])
+        classifier = lent if lent is not None else await open_classifier(settings.sentiment)
+    except BaseException:
+        await db.close()
+        raise
+    application.bot_data[BOT_DATA_KEY] = Services(
+        settings=settings, db=db, classifier=classifier, owns_classifier=lent is None
+    )
+    await _set_command_menus(application, settings)
+
+
+async def _post_shutdown(application: MomentoApplication) -> None:
+    found = application.bot_data.pop(BOT_DATA_KEY, None)
+    if not isinstance(found, Services):
+        return
+    if found.owns_classifier:
+        await found.classifier.aclose()
+    await found.db.close()
+
+
+def _touchpoint_spec(touchpoint: Any) -> TouchpointSpec:
+    return TouchpointSpec(
+        key=touchpoint.key,
+        names=dict(touchpoint.names),
+        kind=touchpoint.kind,
+        stage=touchpoint.stage,
+        weight=touchpoint.weight,
+        channel=touchpoint.channel,
+    )
+
+
+def _commands(menu: tuple[MenuEntry, ...], language: str) -> list[BotCommand]:
+    return [BotCommand(entry.command, entry.es if language == "es" else entry.en) for entry in menu]
+
+
+async def _set_command_menus(application: MomentoApplication, settings: Settings) -> None:
+    """Customers see their menu in private chats; staff and admins see theirs where they work."""
+    bot = application.bot
+    scopes: list[tuple[Any, tuple[MenuEntry, ...]]] = [(BotCommandScopeAllPrivateChats(), CUSTOMER_MENU)]
+    if settings.telegram.staff_chat_id is not None:
+        scopes.append((BotCommandScopeChat(settings.telegram.staff_chat_id), STAFF_MENU))
+    scopes.extend((BotCommandScopeChat(admin), ADMIN_MENU) for admin in settings.telegram.admin_user_ids)
+    for scope, menu in scopes:
+        for language in ("en", "es"):
+            try:
+                await bot.set_my_commands(
+                    _commands(menu, language), scope=scope, language_code=None if language == "en" else "es"
+                )
+            except TelegramError as exc:
+                # A staff chat the bot is not in yet must not stop the bot from serving customers.
+                log.warning("could not set the command menu for %s: %s", scope, exc)
+
+
+__all__ = ["MomentoApplication", "build_application", "services"]

@@ -1,0 +1,127 @@
+"""The `momento` command line: run the bot, set up a deployment, and the tools staff and admins use."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from bot.config import ConfigError, Settings, load_settings, resolve_config_path
+
+EXAMPLE_CONFIG = Path(__file__).with_name("config.example.toml")
+
+
+class CliState:
+    def __init__(self, config: str | None, secrets: str | None) -> None:
+        self.config = config
+        self.secrets = secrets
+
+    def settings(self, *, require_file: bool = True) -> Settings:
+        try:
+            return load_settings(self.config, secrets_file=self.secrets, require_file=require_file)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+pass_state = click.make_pass_decorator(CliState)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file (default: $MOMENTO_CONFIG or ./config.toml).",
+)
+@click.option(
+    "--secrets",
+    "secrets",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Secrets file in dotenv format (default: $MOMENTO_SECRETS_FILE).",
+)
+@click.version_option(package_name="momento-feedback")
+@click.pass_context
+def main(ctx: click.Context, config: str | None, secrets: str | None) -> None:
+    """Momento: listen to customers at their moments of truth, on Telegram."""
+    ctx.obj = CliState(config, secrets)
+
+
+@main.command()
+@click.option("--webhook", is_flag=True, help="Receive updates by webhook instead of long polling.")
+@pass_state
+def run(state: CliState, webhook: bool) -> None:
+    """Start the bot (long polling unless --webhook or telegram.mode = "webhook")."""
+    from bot import runner
+
+    settings = state.settings()
+    try:
+        settings.require_token()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    runner.configure_logging(settings)
+    if webhook or settings.telegram.mode == "webhook":
+        run_webhook = getattr(runner, "run_webhook", None)
+        if run_webhook is None:
+            raise click.ClickException("webhook mode is not available in this build")
+        run_webhook(settings)
+    else:
+        runner.run_polling(settings)
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@pass_state
+def init(state: CliState, force: bool) -> None:
+    """Create the config (from the example) if there is none, and create or upgrade the database."""
+    from storage.db import Database, SchemaError
+
+    path = resolve_config_path(state.config)
+    if path.exists() and not force:
+        click.echo(f"Config: {path} (kept)")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(EXAMPLE_CONFIG, path)
+        click.echo(f"Config: {path} (created from the example — review it)")
+    settings = state.settings()
+
+    async def create_database() -> int:
+        async with await Database.open(settings.storage.path) as db:
+            return await db.schema_version()
+
+    try:
+        version = asyncio.run(create_database())
+    except SchemaError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Database: {settings.storage.path} (schema version {version})")
+    click.echo("Next: set MOMENTO_TELEGRAM__TOKEN, then run `momento run`.")
+
+
+@main.command("check-config")
+@pass_state
+def check_config(state: CliState) -> None:
+    """Validate the config and print the effective settings, secrets masked."""
+    settings = state.settings()
+    click.echo(f"# {resolve_config_path(state.config)}")
+    click.echo(json.dumps(settings.masked(), indent=2, ensure_ascii=False))
+    try:
+        settings.require_token()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("Configuration OK.", err=True)
+
+
+def _register_feature_commands() -> None:
+    """Commands that live with their features; imported lazily so `momento --help` stays fast."""
+    # Each feature module adds its command(s) here with one line.
+
+
+_register_feature_commands()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

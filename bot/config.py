@@ -1,0 +1,309 @@
+"""Settings: one TOML file plus environment overrides; secrets only from the environment or a secrets file.
+
+Precedence, highest first: environment (``MOMENTO_`` prefix, ``__`` for nesting), the secrets file
+(dotenv format, same names), the TOML file. Secrets are refused in the TOML so they never end up in a
+file that gets committed or mailed around.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.durations import Duration
+from sentiment.settings import ClassifierSettings
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+CONFIG_ENV = "MOMENTO_CONFIG"
+SECRETS_FILE_ENV = "MOMENTO_SECRETS_FILE"
+SUPPORTED_LANGUAGES = ("en", "es")
+
+# Dotted paths that hold secrets: refused in the TOML, masked when printed.
+SECRET_FIELDS = ("telegram.token", "webhook.secret_token", "links.signing_key", "api.keys")
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as one line that names the field and the file."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TelegramSettings(_Section):
+    # Secret: MOMENTO_TELEGRAM__TOKEN.
+    token: SecretStr | None = None
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    staff_chat_id: int | None = None
+    admin_user_ids: list[int] = Field(default_factory=list)
+    # Seconds between two messages to the same private chat (Telegram allows about one per second).
+    per_chat_interval: float = Field(default=1.0, ge=0.0, le=60.0)
+    # Retries of the rate limiter on 429 before giving up a call.
+    max_retries: int = Field(default=3, ge=0, le=20)
+
+    @field_validator("base_url", "base_file_url")
+    @classmethod
+    def _must_end_with_bot(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not value.endswith("/bot"):
+            raise ValueError("must end with '/bot' (the token is appended to it)")
+        return value
+
+
+class WebhookSettings(_Section):
+    # Public HTTPS URL Telegram posts updates to, e.g. https://cx.example.com/telegram.
+    public_url: str | None = None
+    path: str = "/telegram"
+    # Secret: MOMENTO_WEBHOOK__SECRET_TOKEN (checked against X-Telegram-Bot-Api-Secret-Token).
+    secret_token: SecretStr | None = None
+
+
+class ServerSettings(_Section):
+    """The HTTP server that hosts the ingestion API and, in webhook mode, Telegram's updates."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+
+
+class ApiSettings(_Section):
+    # Secret: MOMENTO_API__KEYS='["key-one","key-two"]' — bearer keys accepted by the ingestion API.
+    keys: list[SecretStr] = Field(default_factory=list)
+
+
+class LinkSettings(_Section):
+    # Secret: MOMENTO_LINKS__SIGNING_KEY — HMAC key for deep-link payloads.
+    signing_key: SecretStr | None = None
+    # How long a printed link stays valid.
+    ttl: Duration = timedelta(days=90)
+
+
+class StorageSettings(_Section):
+    path: Path = Path("momento.db")
+
+
+class SurveySettings(_Section):
+    default_language: Literal["en", "es"] = "en"
+    default_timezone: str = "UTC"
+    # Local time window in which no invitation or reminder is sent.
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(9, 0)
+    # A customer is invited at most once within this window, whatever the touchpoint.
+    frequency_cap: Duration = timedelta(days=14)
+    # How often the outreach clock looks for due invitations, reminders and expiries.
+    tick_interval: Duration = timedelta(seconds=30)
+    # Longer answers are stored truncated and flagged.
+    max_answer_chars: int = Field(default=4000, ge=100, le=4096)
+    # After an alert is resolved, survey the customer again this long afterwards.
+    recovery_followup_after: Duration = timedelta(days=7)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class TouchpointTexts(_Section):
+    """Per-language wording of one touchpoint's script; anything left out uses Momento's defaults."""
+
+    invitation: str | None = None
+    expectation: str | None = None
+    experience: str | None = None
+    rating: str | None = None
+    improvement: str | None = None
+    callback_offer: str | None = None
+    thanks: str | None = None
+
+
+class TouchpointSettings(_Section):
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    names: dict[str, str]
+    kind: Literal["direct", "indirect"] = "direct"
+    # Position in the customer journey (1 = first).
+    stage: int = Field(default=1, ge=1)
+    # How much this touchpoint matters when two compete for one customer, and in driver analysis.
+    weight: float = Field(default=1.0, gt=0)
+    channel: str = "other"
+    invite_delay: Duration = timedelta(hours=2)
+    reminder_delay: Duration = timedelta(hours=24)
+    expiry: Duration = timedelta(days=3)
+    # Chat that receives this touchpoint's alerts; none means the staff chat.
+    team_chat_id: int | None = None
+    texts: dict[str, TouchpointTexts] = Field(default_factory=dict)
+
+    @field_validator("names")
+    @classmethod
+    def _english_name_required(cls, value: dict[str, str]) -> dict[str, str]:
+        if "en" not in value:
+            raise ValueError("needs at least an English name (names.en)")
+        return value
+
+    def name(self, language: str) -> str:
+        return self.names.get(language) or self.names["en"]
+
+
+class ReportSettings(_Section):
+    # A later event within this window counts as the customer coming back.
+    comeback_window: Duration = timedelta(days=60)
+    # Minimum CSAT share (0–1) each customer tier must reach; tiers below are flagged by /segments.
+    tier_minimum_csat: dict[str, float] = Field(default_factory=dict)
+    digest: Literal["off", "daily", "weekly"] = "daily"
+    # Local time (survey.default_timezone) at which the digest is posted to the staff chat.
+    digest_time: time = time(8, 30)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(BaseSettings):
+    """Everything Momento can be told; build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MOMENTO_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        env_file_encoding="utf-8",
+    )
+
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    links: LinkSettings = Field(default_factory=LinkSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    sentiment: ClassifierSettings = Field(default_factory=ClassifierSettings)
+    survey: SurveySettings = Field(default_factory=SurveySettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    touchpoints: list[TouchpointSettings] = Field(default_factory=list)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML arrives as init kwargs, so it must rank lowest.
+        return (env_settings, dotenv_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _unique_touchpoints(self) -> Settings:
+        seen: set[str] = set()
+        for touchpoint in self.touchpoints:
+            if touchpoint.key in seen:
+                raise ValueError(f"touchpoint key {touchpoint.key!r} appears twice")
+            seen.add(touchpoint.key)
+        return self
+
+    def touchpoint(self, key: str) -> TouchpointSettings | None:
+        return next((tp for tp in self.touchpoints if tp.key == key), None)
+
+    def require_token(self) -> SecretStr:
+        if self.telegram.token is None or not self.telegram.token.get_secret_value().strip():
+            raise ConfigError(
+                "telegram.token is missing: set MOMENTO_TELEGRAM__TOKEN in the environment or the secrets file"
+            )
+        return self.telegram.token
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings as plain data, secrets shown only as set/unset."""
+        data: dict[str, Any] = self.model_dump(mode="json")
+        for dotted in SECRET_FIELDS:
+            section, field = dotted.split(".")
+            value = data[section][field]
+            if isinstance(value, list):
+                data[section][field] = [f"**** ({len(value)} set)"] if value else []
+            else:
+                data[section][field] = "**** (set)" if value else None
+        return data
+
+
+def _find_secrets_in_toml(data: dict[str, Any]) -> list[str]:
+    found = []
+    for dotted in SECRET_FIELDS:
+        section, field = dotted.split(".")
+        table = data.get(section)
+        if isinstance(table, dict) and field in table:
+            found.append(dotted)
+    return found
+
+
+def _format_validation_error(exc: ValidationError, origin: str) -> str:
+    parts = []
+    for error in exc.errors():
+        location = ".".join(str(piece) for piece in error["loc"]) or "(top level)"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting (check the spelling against config.example.toml)"
+        elif error["type"] == "missing":
+            message = "required setting is missing"
+        value = error.get("input")
+        shown = "" if error["type"] in {"missing", "extra_forbidden"} or isinstance(value, dict) else f" (got {value!r})"
+        parts.append(f"{location}: {message}{shown}")
+    return f"{origin}: invalid configuration: " + "; ".join(parts)
+
+
+def resolve_config_path(path: str | Path | None) -> Path:
+    if path is not None:
+        return Path(path)
+    from_env = os.environ.get(CONFIG_ENV)
+    return Path(from_env) if from_env else DEFAULT_CONFIG_PATH
+
+
+def load_settings(
+    path: str | Path | None = None,
+    *,
+    secrets_file: str | Path | None = None,
+    require_file: bool = True,
+) -> Settings:
+    """Read the TOML at *path* (or $MOMENTO_CONFIG, or ./config.toml), overlay secrets and environment.
+
+    Raises ConfigError with one line naming the field and the file.
+    """
+    config_path = resolve_config_path(path)
+    data: dict[str, Any] = {}
+    if config_path.exists():
+        try:
+            data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"{config_path}: cannot be read: {exc.strerror}") from exc
+    elif require_file:
+        raise ConfigError(
+            f"{config_path}: config file not found (create one with `momento init` or pass --config PATH)"
+        )
+    leaked = _find_secrets_in_toml(data)
+    if leaked:
+        field = leaked[0]
+        env_name = "MOMENTO_" + field.upper().replace(".", "__")
+        raise ConfigError(
+            f"{config_path}: {field} is a secret and must not be in the config file; "
+            f"set {env_name} in the environment or the secrets file instead"
+        )
+    secrets = secrets_file if secrets_file is not None else os.environ.get(SECRETS_FILE_ENV)
+    if secrets is not None and not Path(secrets).is_file():
+        raise ConfigError(f"{secrets}: secrets file not found")
+    origin = f"{config_path} (or the environment)" if config_path.exists() else "environment"
+    try:
+        return Settings(_env_file=secrets, **data)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, origin)) from exc

