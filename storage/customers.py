@@ -1,0 +1,221 @@
+"""Customers: who we may ask, in which language, and whether we may write to them at all."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from storage import _rows
+from storage.db import Database, to_db_time, utcnow
+from storage.models import Customer, NotFoundError
+
+
+async def _by_id(conn: aiosqlite.Connection, customer_id: int) -> Customer:
+    row = await _rows.one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
+    if row is None:
+        raise NotFoundError(f"customer {customer_id} does not exist")
+    return _rows.customer(row)
+
+
+async def upsert_customer(
+    db: Database,
+    external_id: str,
+    *,
+    display_name: str | None = None,
+    language: str | None = None,
+    timezone: str | None = None,
+    tier: str | None = None,
+) -> Customer:
+    """Create or update by the company's id; a None field keeps what is stored."""
+    now = to_db_time(utcnow())
+    async with db.transaction() as conn:
+        row = await _rows.one(
+            conn,
+            """
+            INSERT INTO customers
+                (external_id, display_name, language, timezone, tier, created_at, updated_at)
+            VALUES
+                (:external_id, :display_name, :language, :timezone, COALESCE(:tier, 'standard'), :now, :now)
+            ON CONFLICT (external_id) DO UPDATE SET
+                display_name = COALESCE(excluded.display_name, display_name),
+                language = COALESCE(:language, language),
+                timezone = COALESCE(:timezone, timezone),
+                tier = COALESCE(:tier, tier),
+                updated_at = :now
+            RETURNING *
+            """,
+            {
+                "external_id": external_id,
+                "display_name": display_name,
+                "language": language,
+                "timezone": timezone,
+                "tier": tier,
+                "now": now,
+            },
+        )
+    assert row is not None
+    return _rows.customer(row)
+
+
+async def get_customer(db: Database, customer_id: int) -> Customer | None:
+    row = await db.fetch_one("SELECT * FROM customers WHERE id = ?", (customer_id,))
+    return _rows.customer(row) if row else None
+
+
+async def get_by_external_id(db: Database, external_id: str) -> Customer | None:
+    row = await db.fetch_one("SELECT * FROM customers WHERE external_id = ?", (external_id,))
+    return _rows.customer(row) if row else None
+
+
+async def get_by_telegram_user(db: Database, telegram_user_id: int) -> Customer | None:
+    row = await db.fetch_one("SELECT * FROM customers WHERE telegram_user_id = ?", (telegram_user_id,))
+    return _rows.customer(row) if row else None
+
+
+async def _link(
+    conn: aiosqlite.Connection,
+    customer_id: int,
+    *,
+    telegram_user_id: int,
+    telegram_chat_id: int,
+    display_name: str | None,
+    language: str | None,
+    now: str,
+) -> Customer:
+    # One Telegram user belongs to one customer: a link elsewhere moves, it is never duplicated.
+    await conn.execute(
+        """UPDATE customers SET telegram_user_id = NULL, telegram_chat_id = NULL, updated_at = ?
+           WHERE telegram_user_id = ? AND id != ?""",
+        (now, telegram_user_id, customer_id),
+    )
+    row = await _rows.one(
+        conn,
+        """
+        UPDATE customers SET
+            telegram_user_id = :user_id,
+            telegram_chat_id = :chat_id,
+            display_name = COALESCE(:display_name, display_name),
+            language = COALESCE(language, :language),
+            unreachable_at = NULL,
+            updated_at = :now
+        WHERE id = :id
+        RETURNING *
+        """,
+        {
+            "user_id": telegram_user_id,
+            "chat_id": telegram_chat_id,
+            "display_name": display_name,
+            "language": language,
+            "now": now,
+            "id": customer_id,
+        },
+    )
+    if row is None:
+        raise NotFoundError(f"customer {customer_id} does not exist")
+    return _rows.customer(row)
+
+
+async def link_telegram(
+    db: Database,
+    customer_id: int,
+    *,
+    telegram_user_id: int,
+    telegram_chat_id: int,
+    display_name: str | None,
+    language: str | None,
+) -> Customer:
+    """Attach a Telegram chat to a known customer (deep link). A language the customer chose is kept;
+    Telegram's language only fills an empty one. Writing to us again also clears "unreachable"."""
+    async with db.transaction() as conn:
+        return await _link(
+            conn,
+            customer_id,
+            telegram_user_id=telegram_user_id,
+            telegram_chat_id=telegram_chat_id,
+            display_name=display_name,
+            language=language,
+            now=to_db_time(utcnow()),
+        )
+
+
+async def ensure_telegram_customer(
+    db: Database,
+    *,
+    telegram_user_id: int,
+    telegram_chat_id: int,
+    display_name: str | None,
+    language: str | None,
+) -> Customer:
+    """The customer behind a Telegram user, created as ``tg:<user id>`` the first time they write."""
+    now = to_db_time(utcnow())
+    async with db.transaction() as conn:
+        row = await _rows.one(
+            conn, "SELECT id FROM customers WHERE telegram_user_id = ?", (telegram_user_id,)
+        )
+        if row is None:
+            row = await _rows.one(
+                conn,
+                """
+                INSERT INTO customers (external_id, created_at, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT (external_id) DO UPDATE SET updated_at = excluded.updated_at
+                RETURNING id
+                """,
+                (f"tg:{telegram_user_id}", now, now),
+            )
+            assert row is not None
+        return await _link(
+            conn,
+            int(row["id"]),
+            telegram_user_id=telegram_user_id,
+            telegram_chat_id=telegram_chat_id,
+            display_name=display_name,
+            language=language,
+            now=now,
+        )
+
+
+async def _update(db: Database, customer_id: int, assignments: str, params: dict[str, object]) -> Customer:
+    params = {**params, "id": customer_id, "now": to_db_time(utcnow())}
+    async with db.transaction() as conn:
+        row = await _rows.one(
+            conn, f"UPDATE customers SET {assignments}, updated_at = :now WHERE id = :id RETURNING *", params
+        )
+    if row is None:
+        raise NotFoundError(f"customer {customer_id} does not exist")
+    return _rows.customer(row)
+
+
+async def set_language(db: Database, customer_id: int, language: str | None) -> Customer:
+    """The customer's own choice; None goes back to following Telegram's language."""
+    return await _update(db, customer_id, "language = :language", {"language": language})
+
+
+async def set_timezone(db: Database, customer_id: int, timezone: str | None) -> Customer:
+    return await _update(db, customer_id, "timezone = :timezone", {"timezone": timezone})
+
+
+async def grant_consent(db: Database, customer_id: int) -> Customer:
+    """Opting back in clears the opt-out time: the customer may be surveyed again."""
+    return await _update(db, customer_id, "consent = 'granted', opted_out_at = NULL", {})
+
+
+async def opt_out(db: Database, customer_id: int, at: datetime) -> Customer:
+    """No more surveys; the first opt-out time is kept if the customer repeats it."""
+    return await _update(
+        db,
+        customer_id,
+        "consent = 'opted_out', opted_out_at = COALESCE(opted_out_at, :at)",
+        {"at": to_db_time(at)},
+    )
+
+
+async def mark_unreachable(db: Database, customer_id: int, at: datetime) -> Customer:
+    """Telegram answered 403 (bot blocked): stop writing until the customer writes to us again."""
+    return await _update(
+        db, customer_id, "unreachable_at = COALESCE(unreachable_at, :at)", {"at": to_db_time(at)}
+    )
+
+
+async def clear_unreachable(db: Database, customer_id: int) -> Customer:
+    return await _update(db, customer_id, "unreachable_at = NULL", {})

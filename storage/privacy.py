@@ -1,0 +1,135 @@
+"""A customer's rights over their data: erase what identifies them, export what we hold about them.
+
+Erasure keeps the anonymous facts (ratings, sentiment and emotion labels, times, touchpoints, segment,
+language) so reports stay countable, and removes everything that identifies or quotes the person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from storage import _rows
+from storage import audit as audit_repo
+from storage.db import Database, to_db_time, utcnow
+from storage.models import NotFoundError
+
+# Column by column: what erasure clears (tests check every one of these, and the privacy notes in the docs
+# list them). external ids are rewritten rather than cleared because they are NOT NULL UNIQUE.
+ERASED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": ("external_id", "telegram_user_id", "telegram_chat_id", "display_name", "timezone"),
+    "touchpoint_events": ("external_id", "attributes"),
+    "surveys": ("state", "step", "invitation_message_id", "last_error"),
+    "answers": ("text", "chat_id", "message_id"),
+    "alerts": ("notes", "posted_message_id"),
+}
+
+
+async def erase_customer(db: Database, customer_id: int, *, actor: str) -> None:
+    """Erase one customer's personal data in one transaction, with its audit entry. Erasing twice is
+    harmless. The customer also stops being contactable (consent becomes opted out)."""
+    now = to_db_time(utcnow())
+    async with db.transaction() as conn:
+        row = await _rows.one(conn, "SELECT erased_at FROM customers WHERE id = ?", (customer_id,))
+        if row is None:
+            raise NotFoundError(f"customer {customer_id} does not exist")
+        await conn.execute(
+            """
+            UPDATE customers SET external_id = 'erased:' || id, telegram_user_id = NULL,
+                telegram_chat_id = NULL, display_name = NULL, timezone = NULL,
+                consent = 'opted_out', opted_out_at = COALESCE(opted_out_at, :now),
+                erased_at = COALESCE(erased_at, :now), updated_at = :now
+            WHERE id = :id
+            """,
+            {"now": now, "id": customer_id},
+        )
+        # Event attributes are free-form (order ids, store, agent name, addresses): all of it goes; the
+        # amount column (a number) stays for value-weighted reports.
+        await conn.execute(
+            """UPDATE touchpoint_events SET external_id = 'erased:' || id, attributes = '{}'
+               WHERE customer_id = ?""",
+            (customer_id,),
+        )
+        await conn.execute(
+            """UPDATE surveys SET state = '{}', step = NULL, invitation_message_id = NULL, last_error = NULL
+               WHERE customer_id = ?""",
+            (customer_id,),
+        )
+        await conn.execute(
+            "UPDATE answers SET text = NULL, chat_id = NULL, message_id = NULL WHERE customer_id = ?",
+            (customer_id,),
+        )
+        # Staff notes on the customer's alerts quote them; the posted message id would let a reader find
+        # the staff-chat message that did. Reason, severity and times stay.
+        await conn.execute(
+            "UPDATE alerts SET notes = NULL, posted_message_id = NULL WHERE customer_id = ?", (customer_id,)
+        )
+        await audit_repo.record(
+            db,
+            actor=actor,
+            action="customer.erase",
+            subject=f"customer:{customer_id}",
+            details={"already_erased": row["erased_at"] is not None},
+            conn=conn,
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_db_time(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+async def export_customer(db: Database, customer_id: int) -> dict[str, Any]:
+    """Everything we hold about one customer, JSON-ready (times as UTC ISO text). Each answer carries
+    every analysis ever made of it, not only the current one. The caller audits the export."""
+    row = await db.fetch_one("SELECT * FROM customers WHERE id = ?", (customer_id,))
+    if row is None:
+        raise NotFoundError(f"customer {customer_id} does not exist")
+    profile = asdict(_rows.customer(row))
+    events = [
+        asdict(_rows.event(r))
+        for r in await db.fetch_all(
+            "SELECT * FROM touchpoint_events WHERE customer_id = ? ORDER BY occurred_at, id", (customer_id,)
+        )
+    ]
+    surveys = [
+        asdict(_rows.survey(r))
+        for r in await db.fetch_all("SELECT * FROM surveys WHERE customer_id = ? ORDER BY id", (customer_id,))
+    ]
+    analyses: dict[int, list[dict[str, Any]]] = {}
+    for r in await db.fetch_all(
+        """SELECT n.* FROM analyses AS n JOIN answers AS a ON a.id = n.answer_id
+           WHERE a.customer_id = ? ORDER BY n.id""",
+        (customer_id,),
+    ):
+        analyses.setdefault(int(r["answer_id"]), []).append(asdict(_rows.analysis(r)))
+    answers = []
+    for r in await db.fetch_all(
+        "SELECT * FROM answers WHERE customer_id = ? ORDER BY received_at, id", (customer_id,)
+    ):
+        answer = asdict(_rows.answer(r))
+        answer.pop("analysis", None)
+        answer["analyses"] = analyses.get(int(r["id"]), [])
+        answers.append(answer)
+    alerts = [
+        asdict(_rows.alert(r))
+        for r in await db.fetch_all("SELECT * FROM alerts WHERE customer_id = ? ORDER BY id", (customer_id,))
+    ]
+    result: dict[str, Any] = _jsonable(
+        {
+            "format": "momento.customer-export/1",
+            "exported_at": utcnow(),
+            "customer": profile,
+            "events": events,
+            "surveys": surveys,
+            "answers": answers,
+            "alerts": alerts,
+        }
+    )
+    return result

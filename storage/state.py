@@ -1,0 +1,24 @@
+"""Small named values the bot must remember across restarts (last digest sent, ...)."""
+
+from __future__ import annotations
+
+from storage.db import Database
+
+
+async def get_value(db: Database, key: str) -> str | None:
+    row = await db.fetch_one("SELECT value FROM app_state WHERE key = ?", (key,))
+    return str(row["value"]) if row else None
+
+
+async def set_value(db: Database, key: str, value: str) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO app_state (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+async def delete_value(db: Database, key: str) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM app_state WHERE key = ?", (key,))
