@@ -1,0 +1,253 @@
+"""Dispatch queries for outreach: plan a survey against the frequency cap, claim due invitations and
+reminders, expire overdue surveys.
+
+Every decision that two concurrent callers could both take (two events for one customer, two ticks, a tick
+and a restart) is one write transaction here, so the answer is the same however the calls interleave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from storage import _rows
+from storage.db import Database, to_db_time, utcnow
+from storage.models import Survey, SurveyKind
+
+# Statuses that count as "this customer was (or is about to be) asked".
+_ASKED = ("invited", "in_progress", "completed", "declined", "expired")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOutcome:
+    survey: Survey
+    created: bool
+    # None when scheduled; "duplicate" when the event already had a survey; else why it was skipped.
+    skip_reason: str | None
+    superseded: tuple[int, ...] = ()
+
+
+async def plan_survey(
+    db: Database,
+    *,
+    customer_id: int,
+    touchpoint_id: int | None,
+    event_id: int | None,
+    kind: SurveyKind,
+    weight: float,
+    scheduled_at: datetime,
+    expires_at: datetime,
+    language: str | None,
+    frequency_cap: timedelta,
+) -> PlanOutcome:
+    """Schedule, or store as skipped, one survey; the heavier of two competing touchpoints wins."""
+    now = to_db_time(utcnow())
+    due = to_db_time(scheduled_at)
+    async with db.transaction() as conn:
+        if event_id is not None:
+            existing = await _rows.one(
+                conn, "SELECT * FROM surveys WHERE event_id = ? AND kind = ?", (event_id, kind)
+            )
+            if existing is not None:
+                return PlanOutcome(_rows.survey(existing), False, "duplicate")
+        skip_reason: str | None = None
+        superseded: list[int] = []
+        if kind == "touchpoint":
+            window_start = to_db_time(scheduled_at - frequency_cap)
+            window_end = to_db_time(scheduled_at + frequency_cap)
+            asked = await _rows.one(
+                conn,
+                f"""SELECT 1 FROM surveys WHERE customer_id = ? AND kind = 'touchpoint'
+                    AND status IN ({",".join("?" * len(_ASKED))}) AND invited_at > ?""",
+                (customer_id, *_ASKED, window_start),
+            )
+            if asked is not None:
+                skip_reason = "frequency_cap"
+            else:
+                competitors = await _rows.all_rows(
+                    conn,
+                    """SELECT s.id, s.claimed_at, COALESCE(t.weight, 1.0) AS weight FROM surveys AS s
+                       LEFT JOIN touchpoints AS t ON t.id = s.touchpoint_id
+                       WHERE s.customer_id = ? AND s.kind = 'touchpoint' AND s.status = 'scheduled'
+                       AND s.scheduled_at > ? AND s.scheduled_at < ?""",
+                    (customer_id, window_start, window_end),
+                )
+                # Equal weights: the survey planned first keeps its place. One being sent cannot be undone.
+                if any(row["weight"] >= weight or row["claimed_at"] is not None for row in competitors):
+                    skip_reason = "frequency_cap"
+                else:
+                    superseded = [int(row["id"]) for row in competitors]
+        for survey_id in superseded:
+            await conn.execute(
+                "UPDATE surveys SET status = 'skipped', skip_reason = 'superseded' WHERE id = ?", (survey_id,)
+            )
+        row = await _rows.one(
+            conn,
+            """INSERT INTO surveys (customer_id, event_id, touchpoint_id, kind, status, skip_reason, language,
+                                    scheduled_at, expires_at, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+            (
+                customer_id,
+                event_id,
+                touchpoint_id,
+                kind,
+                "skipped" if skip_reason else "scheduled",
+                skip_reason,
+                language,
+                due,
+                to_db_time(expires_at),
+                now,
+            ),
+        )
+    assert row is not None
+    return PlanOutcome(_rows.survey(row), True, skip_reason, tuple(superseded))
+
+
+async def record_skipped(
+    db: Database,
+    *,
+    customer_id: int,
+    touchpoint_id: int | None,
+    event_id: int | None,
+    scheduled_at: datetime,
+    reason: str,
+) -> Survey | None:
+    """Keep a trace of an event nobody will be asked about (opted out, unreachable ...) for reports."""
+    async with db.transaction() as conn:
+        row = await _rows.one(
+            conn,
+            """INSERT INTO surveys (customer_id, event_id, touchpoint_id, kind, status, skip_reason,
+                                    scheduled_at, created_at)
+               VALUES (?, ?, ?, 'touchpoint', 'skipped', ?, ?, ?)
+               ON CONFLICT (event_id, kind) WHERE event_id IS NOT NULL DO NOTHING RETURNING *""",
+            (customer_id, event_id, touchpoint_id, reason, to_db_time(scheduled_at), to_db_time(utcnow())),
+        )
+    return _rows.survey(row) if row else None
+
+
+async def claim_due_invitations(db: Database, *, now: datetime, lease: timedelta, limit: int) -> list[Survey]:
+    """Take due invitations for sending. A claim older than *lease* was left by a dead process and is taken
+    again, so a crash never loses an invitation."""
+    async with db.transaction() as conn:
+        rows = await _rows.all_rows(
+            conn,
+            """UPDATE surveys SET claimed_at = :now, attempts = attempts + 1
+               WHERE id IN (SELECT id FROM surveys WHERE status = 'scheduled' AND scheduled_at <= :now
+                            AND (claimed_at IS NULL OR claimed_at <= :stale)
+                            ORDER BY scheduled_at, id LIMIT :limit)
+               RETURNING *""",
+            {"now": to_db_time(now), "stale": to_db_time(now - lease), "limit": limit},
+        )
+    return sorted((_rows.survey(row) for row in rows), key=lambda survey: (survey.scheduled_at, survey.id))
+
+
+async def acknowledge_invitation(
+    db: Database,
+    survey_id: int,
+    *,
+    invited_at: datetime,
+    message_id: int,
+    expires_at: datetime,
+    language: str,
+) -> Survey | None:
+    """The invitation reached Telegram: the survey is open. None if it was not ours to acknowledge."""
+    async with db.transaction() as conn:
+        row = await _rows.one(
+            conn,
+            """UPDATE surveys SET status = 'invited', step = 'invitation', invited_at = ?,
+                   invitation_message_id = ?, expires_at = ?, language = ?, claimed_at = NULL,
+                   last_error = NULL
+               WHERE id = ? AND status = 'scheduled' RETURNING *""",
+            (to_db_time(invited_at), message_id, to_db_time(expires_at), language, survey_id),
+        )
+    return _rows.survey(row) if row else None
+
+
+async def release_invitation(
+    db: Database, survey_id: int, *, retry_at: datetime, error: str | None, give_up: bool = False
+) -> None:
+    """Sending failed or must wait (quiet hours, 429): try again at *retry_at*, or fail for good."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            """UPDATE surveys SET claimed_at = NULL, scheduled_at = ?, last_error = ?,
+                   status = CASE WHEN ? THEN 'failed' ELSE status END
+               WHERE id = ? AND status = 'scheduled'""",
+            (to_db_time(retry_at), error, 1 if give_up else 0, survey_id),
+        )
+
+
+async def skip_scheduled(db: Database, survey_id: int, reason: str) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            """UPDATE surveys SET status = 'skipped', skip_reason = ?, claimed_at = NULL
+               WHERE id = ? AND status = 'scheduled'""",
+            (reason, survey_id),
+        )
+
+
+async def recently_asked(db: Database, customer_id: int, *, since: datetime, excluding: int) -> bool:
+    """Was the customer invited to a touchpoint survey since *since* (other than *excluding*)?"""
+    row = await db.fetch_one(
+        """SELECT 1 FROM surveys WHERE customer_id = ? AND id != ? AND kind = 'touchpoint'
+           AND invited_at IS NOT NULL AND invited_at > ? LIMIT 1""",
+        (customer_id, excluding, to_db_time(since)),
+    )
+    return row is not None
+
+
+async def due_reminders(
+    db: Database, *, touchpoint_id: int | None, invited_before: datetime, limit: int
+) -> list[Survey]:
+    """Open surveys of one touchpoint (None: general and follow-up surveys) still waiting for a reminder."""
+    touchpoint_clause = "touchpoint_id IS NULL" if touchpoint_id is None else "touchpoint_id = :tp"
+    rows = await db.fetch_all(
+        f"""SELECT * FROM surveys WHERE status IN ('invited', 'in_progress') AND reminded_at IS NULL
+            AND {touchpoint_clause} AND invited_at <= :before ORDER BY invited_at LIMIT :limit""",
+        {"tp": touchpoint_id, "before": to_db_time(invited_before), "limit": limit},
+    )
+    return [_rows.survey(row) for row in rows]
+
+
+async def claim_reminder(db: Database, survey_id: int, *, now: datetime) -> bool:
+    """Mark the reminder as sent before sending it: a crash may lose a reminder but never doubles one."""
+    async with db.transaction() as conn:
+        return (
+            await _rows.changed(
+                conn,
+                """UPDATE surveys SET reminded_at = ? WHERE id = ? AND reminded_at IS NULL
+                   AND status IN ('invited', 'in_progress')""",
+                (to_db_time(now), survey_id),
+            )
+            == 1
+        )
+
+
+async def expire_overdue(db: Database, *, now: datetime) -> list[Survey]:
+    """Close surveys past their expiry (open ones, and scheduled ones that could never be sent in time)."""
+    async with db.transaction() as conn:
+        rows = await _rows.all_rows(
+            conn,
+            """UPDATE surveys SET status = 'expired', claimed_at = NULL
+               WHERE status IN ('scheduled', 'invited', 'in_progress') AND expires_at IS NOT NULL
+               AND expires_at <= ? AND (status != 'scheduled' OR claimed_at IS NULL)
+               RETURNING *""",
+            (to_db_time(now),),
+        )
+    return [_rows.survey(row) for row in rows]
+
+
+async def close_open_surveys(db: Database, customer_id: int, *, status: str = "declined") -> int:
+    """The customer opted out or was erased: nothing scheduled or open for them goes on."""
+    async with db.transaction() as conn:
+        open_count = await _rows.changed(
+            conn,
+            """UPDATE surveys SET status = ?, claimed_at = NULL
+               WHERE customer_id = ? AND status IN ('invited', 'in_progress')""",
+            (status, customer_id),
+        )
+        await conn.execute(
+            """UPDATE surveys SET status = 'skipped', skip_reason = 'opted_out', claimed_at = NULL
+               WHERE customer_id = ? AND status = 'scheduled'""",
+            (customer_id,),
+        )
+    return open_count
