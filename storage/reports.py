@@ -1,0 +1,647 @@
+"""Report queries: additive aggregates the report logic in ``bot/reports`` turns into figures.
+
+Every query returns sums and counts (never ratios), grouped by touchpoint or by customer tier, so totals and
+previous-period comparisons are plain additions. Time ranges are half-open ``[start, end)`` in UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from storage.db import Database, from_db_time, to_db_time
+
+GroupBy = Literal["touchpoint", "tier"]
+GroupKey = int | str | None
+
+# Answers whose sentiment describes the customer's experience (expectations and suggestions do not).
+EXPERIENCE_QUESTIONS = ("experience", "unsolicited")
+# Answers worth quoting back to staff.
+QUOTABLE_QUESTIONS = ("experience", "improvement", "unsolicited")
+
+_GROUP_COLUMNS: dict[GroupBy, str] = {"touchpoint": "a.touchpoint_id", "tier": "c.tier"}
+_SURVEY_GROUP_COLUMNS: dict[GroupBy, str] = {"touchpoint": "s.touchpoint_id", "tier": "c.tier"}
+_ALERT_GROUP_COLUMNS: dict[GroupBy, str] = {"touchpoint": "al.touchpoint_id", "tier": "c.tier"}
+
+
+@dataclass(slots=True)
+class Aggregate:
+    """Sums for one group (a touchpoint or a tier) over one time range; add two to get their total."""
+
+    invited: int = 0
+    completed: int = 0
+    ratings: int = 0
+    satisfied: int = 0  # ratings of 4 or 5
+    rating_sum: int = 0
+    rating_counts: dict[int, int] = field(default_factory=dict)
+    analysed: int = 0
+    negative: int = 0
+    neutral: int = 0
+    positive: int = 0
+    sentiment_sum: float = 0.0
+    emotions: dict[str, int] = field(default_factory=dict)
+    gap_surveys: int = 0
+    gap_sum: float = 0.0
+    open_alerts: int = 0
+    resolve_seconds: list[float] = field(default_factory=list)
+
+    def add(self, other: Aggregate) -> None:
+        for name in (
+            "invited",
+            "completed",
+            "ratings",
+            "satisfied",
+            "rating_sum",
+            "analysed",
+            "negative",
+            "neutral",
+            "positive",
+            "gap_surveys",
+            "open_alerts",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.sentiment_sum += other.sentiment_sum
+        self.gap_sum += other.gap_sum
+        for rating, count in other.rating_counts.items():
+            self.rating_counts[rating] = self.rating_counts.get(rating, 0) + count
+        for emotion, count in other.emotions.items():
+            self.emotions[emotion] = self.emotions.get(emotion, 0) + count
+        self.resolve_seconds.extend(other.resolve_seconds)
+
+
+def _filters(
+    alias_time: str,
+    start: datetime,
+    end: datetime,
+    touchpoint_id: int | None,
+    tier: str | None,
+    tp_column: str,
+) -> tuple[str, list[Any]]:
+    clauses = [f"{alias_time} >= ?", f"{alias_time} < ?"]
+    params: list[Any] = [to_db_time(start), to_db_time(end)]
+    if touchpoint_id is not None:
+        clauses.append(f"{tp_column} = ?")
+        params.append(touchpoint_id)
+    if tier is not None:
+        clauses.append("c.tier = ?")
+        params.append(tier)
+    return " AND ".join(clauses), params
+
+
+async def aggregates(
+    db: Database,
+    start: datetime,
+    end: datetime,
+    *,
+    group_by: GroupBy = "touchpoint",
+    touchpoint_id: int | None = None,
+    tier: str | None = None,
+) -> dict[GroupKey, Aggregate]:
+    """Invitations, ratings, sentiment, emotions, gaps and alerts per group for ``[start, end)``.
+
+    Unsolicited feedback has no touchpoint: it is grouped under ``None``. Open alerts are counted as of now
+    (whatever the range); resolution times are those of alerts resolved within the range.
+    """
+    groups: dict[GroupKey, Aggregate] = {}
+
+    def group(key: GroupKey) -> Aggregate:
+        found = groups.get(key)
+        if found is None:
+            found = groups[key] = Aggregate()
+        return found
+
+    needs_customer = group_by == "tier" or tier is not None
+    join_customer = "JOIN customers AS c ON c.id = a.customer_id" if needs_customer else ""
+    where, params = _filters("a.received_at", start, end, touchpoint_id, tier, "a.touchpoint_id")
+    key = _GROUP_COLUMNS[group_by]
+    # One pass over the answers of the range: ratings and analysed experience answers together.
+    rows = await db.fetch_all(
+        f"""
+        SELECT {key} AS k, a.question AS question, a.rating AS rating, n.sentiment AS sentiment,
+               n.emotion AS emotion, COUNT(*) AS n, TOTAL(n.sentiment_score) AS score
+        FROM answers AS a {join_customer}
+        LEFT JOIN analyses AS n ON n.id = a.current_analysis_id
+        WHERE {where} AND a.question IN ('rating', 'experience', 'unsolicited')
+        GROUP BY k, a.question, a.rating, n.sentiment, n.emotion
+        """,
+        params,
+    )
+    for row in rows:
+        target = group(row["k"])
+        count = int(row["n"])
+        if row["question"] == "rating":
+            rating = row["rating"]
+            if rating is None:
+                continue
+            target.ratings += count
+            target.rating_sum += int(rating) * count
+            target.rating_counts[int(rating)] = target.rating_counts.get(int(rating), 0) + count
+            if rating >= 4:
+                target.satisfied += count
+        elif row["sentiment"] is not None:
+            target.analysed += count
+            sentiment = row["sentiment"]
+            if sentiment in ("negative", "neutral", "positive"):
+                setattr(target, sentiment, getattr(target, sentiment) + count)
+            target.sentiment_sum += float(row["score"])
+            emotion = str(row["emotion"])
+            target.emotions[emotion] = target.emotions.get(emotion, 0) + count
+
+    # Gap per survey: experience score minus expectation score, for surveys whose experience is in range.
+    rows = await db.fetch_all(
+        f"""
+        SELECT {key} AS k, COUNT(*) AS n, TOTAL(x.sentiment_score - e.sentiment_score) AS gap
+        FROM answers AS a {join_customer}
+        JOIN analyses AS x ON x.id = a.current_analysis_id
+        JOIN answers AS ea ON ea.survey_id = a.survey_id AND ea.question = 'expectation'
+        JOIN analyses AS e ON e.id = ea.current_analysis_id
+        WHERE {where} AND a.question = 'experience' AND a.survey_id IS NOT NULL
+        GROUP BY k
+        """,
+        params,
+    )
+    for row in rows:
+        target = group(row["k"])
+        target.gap_surveys += int(row["n"])
+        target.gap_sum += float(row["gap"])
+
+    survey_key = _SURVEY_GROUP_COLUMNS[group_by]
+    survey_join = "JOIN customers AS c ON c.id = s.customer_id" if needs_customer else ""
+    where, params = _filters("s.invited_at", start, end, touchpoint_id, tier, "s.touchpoint_id")
+    rows = await db.fetch_all(
+        f"""
+        SELECT {survey_key} AS k, COUNT(*) AS invited, TOTAL(s.status = 'completed') AS completed
+        FROM surveys AS s {survey_join}
+        WHERE {where}
+        GROUP BY k
+        """,
+        params,
+    )
+    for row in rows:
+        target = group(row["k"])
+        target.invited += int(row["invited"])
+        target.completed += int(row["completed"])
+
+    alert_key = _ALERT_GROUP_COLUMNS[group_by]
+    alert_join = "JOIN customers AS c ON c.id = al.customer_id" if needs_customer else ""
+    clauses = ["al.status != 'resolved'"]
+    alert_params: list[Any] = []
+    if touchpoint_id is not None:
+        clauses.append("al.touchpoint_id = ?")
+        alert_params.append(touchpoint_id)
+    if tier is not None:
+        clauses.append("c.tier = ?")
+        alert_params.append(tier)
+    rows = await db.fetch_all(
+        f"SELECT {alert_key} AS k, COUNT(*) AS n FROM alerts AS al {alert_join} "
+        f"WHERE {' AND '.join(clauses)} GROUP BY k",
+        alert_params,
+    )
+    for row in rows:
+        group(row["k"]).open_alerts += int(row["n"])
+
+    where, params = _filters("al.resolved_at", start, end, touchpoint_id, tier, "al.touchpoint_id")
+    rows = await db.fetch_all(
+        f"SELECT {alert_key} AS k, al.created_at AS created_at, al.resolved_at AS resolved_at "
+        f"FROM alerts AS al {alert_join} WHERE {where}",
+        params,
+    )
+    for row in rows:
+        created, resolved = from_db_time(row["created_at"]), from_db_time(row["resolved_at"])
+        if created is not None and resolved is not None:
+            group(row["k"]).resolve_seconds.append((resolved - created).total_seconds())
+    return groups
+
+
+@dataclass(frozen=True, slots=True)
+class DriverSums:
+    """Per touchpoint: sums over customers of x (mean experience score) and y (mean rating overall)."""
+
+    touchpoint_id: int
+    customers: int
+    sum_x: float
+    sum_y: float
+    sum_xx: float
+    sum_yy: float
+    sum_xy: float
+
+
+async def driver_sums(db: Database, start: datetime, end: datetime) -> list[DriverSums]:
+    """Sums for a correlation of each touchpoint's experience with the customer's overall rating."""
+    params = {"start": to_db_time(start), "end": to_db_time(end)}
+    rows = await db.fetch_all(
+        """
+        WITH experience AS (
+            SELECT a.customer_id AS cid, a.touchpoint_id AS tp, AVG(n.sentiment_score) AS x
+            FROM answers AS a JOIN analyses AS n ON n.id = a.current_analysis_id
+            WHERE a.question = 'experience' AND a.received_at >= :start AND a.received_at < :end
+              AND a.touchpoint_id IS NOT NULL
+            GROUP BY a.customer_id, a.touchpoint_id
+        ), overall AS (
+            SELECT a.customer_id AS cid, AVG(a.rating) AS y
+            FROM answers AS a
+            WHERE a.question = 'rating' AND a.received_at >= :start AND a.received_at < :end
+              AND a.rating IS NOT NULL
+            GROUP BY a.customer_id
+        )
+        SELECT experience.tp AS tp, COUNT(*) AS n, TOTAL(x) AS sx, TOTAL(y) AS sy, TOTAL(x * x) AS sxx,
+               TOTAL(y * y) AS syy, TOTAL(x * y) AS sxy
+        FROM experience JOIN overall ON overall.cid = experience.cid
+        GROUP BY experience.tp
+        """,
+        params,
+    )
+    return [
+        DriverSums(
+            touchpoint_id=int(row["tp"]),
+            customers=int(row["n"]),
+            sum_x=float(row["sx"]),
+            sum_y=float(row["sy"]),
+            sum_xx=float(row["sxx"]),
+            sum_yy=float(row["syy"]),
+            sum_xy=float(row["sxy"]),
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRow:
+    """Surveyed events of one touchpoint whose experience had one sentiment, and what followed."""
+
+    touchpoint_id: int
+    sentiment: str
+    events: int
+    came_back: int
+    amount_events: int  # surveyed events that carry an amount
+    amount_sum: float
+    later_amount_sum: float  # spent within the comeback window after the event
+
+
+async def outcomes(
+    db: Database, start: datetime, end: datetime, comeback_window: timedelta
+) -> list[OutcomeRow]:
+    """Comeback (a later event of the same customer within the window) and amounts by experience sentiment."""
+    params = {
+        "start": to_db_time(start),
+        "end": to_db_time(end),
+        "window": f"+{int(comeback_window.total_seconds())} seconds",
+    }
+    rows = await db.fetch_all(
+        """
+        WITH surveyed AS (
+            SELECT ev.customer_id AS cid, ev.touchpoint_id AS tp, ev.occurred_at AS at, ev.amount AS amount,
+                   n.sentiment AS sentiment,
+                   strftime('%Y-%m-%dT%H:%M:%fZ', ev.occurred_at, :window) AS until
+            FROM touchpoint_events AS ev
+            JOIN surveys AS s ON s.event_id = ev.id AND s.kind = 'touchpoint'
+            JOIN answers AS a ON a.survey_id = s.id AND a.question = 'experience'
+            JOIN analyses AS n ON n.id = a.current_analysis_id
+            WHERE ev.occurred_at >= :start AND ev.occurred_at < :end
+        )
+        SELECT tp, sentiment, COUNT(*) AS events,
+               TOTAL(EXISTS (SELECT 1 FROM touchpoint_events AS l
+                             WHERE l.customer_id = cid AND l.occurred_at > at AND l.occurred_at <= until))
+                   AS came_back,
+               COUNT(amount) AS amount_events, TOTAL(amount) AS amount_sum,
+               TOTAL((SELECT TOTAL(l.amount) FROM touchpoint_events AS l
+                      WHERE l.customer_id = cid AND l.occurred_at > at AND l.occurred_at <= until))
+                   AS later_amount_sum
+        FROM surveyed
+        GROUP BY tp, sentiment
+        """,
+        params,
+    )
+    return [
+        OutcomeRow(
+            touchpoint_id=int(row["tp"]),
+            sentiment=str(row["sentiment"]),
+            events=int(row["events"]),
+            came_back=int(row["came_back"]),
+            amount_events=int(row["amount_events"]),
+            amount_sum=float(row["amount_sum"]),
+            later_amount_sum=float(row["later_amount_sum"]),
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRow:
+    """Events at one touchpoint and where the customer went next (``to_touchpoint_id`` None: nowhere)."""
+
+    from_touchpoint_id: int
+    to_touchpoint_id: int | None
+    count: int
+    turned_negative: int  # next experience negative while this one was not
+    analysed: int  # transitions whose next experience has a sentiment
+
+
+async def transitions(
+    db: Database, start: datetime, end: datetime, comeback_window: timedelta
+) -> list[TransitionRow]:
+    """Consecutive touchpoints per customer, for events in range; no next event within the window = drop-out."""
+    params = {
+        "start": to_db_time(start),
+        "end": to_db_time(end),
+        "window": f"+{int(comeback_window.total_seconds())} seconds",
+    }
+    rows = await db.fetch_all(
+        """
+        WITH ordered AS (
+            SELECT e.id AS id, e.touchpoint_id AS tp, e.occurred_at AS at,
+                   LEAD(e.touchpoint_id) OVER journey AS next_tp,
+                   LEAD(e.id) OVER journey AS next_id,
+                   LEAD(e.occurred_at) OVER journey AS next_at
+            FROM touchpoint_events AS e
+            WHERE e.occurred_at >= :start
+            WINDOW journey AS (PARTITION BY e.customer_id ORDER BY e.occurred_at, e.id)
+        ), steps AS (
+            SELECT o.tp AS tp,
+                   CASE WHEN o.next_at <= strftime('%Y-%m-%dT%H:%M:%fZ', o.at, :window) THEN o.next_tp END
+                       AS next_tp,
+                   CASE WHEN o.next_at <= strftime('%Y-%m-%dT%H:%M:%fZ', o.at, :window) THEN o.next_id END
+                       AS next_id,
+                   o.id AS id
+            FROM ordered AS o
+            WHERE o.at < :end
+        ), felt AS (
+            SELECT steps.*,
+                   (SELECT n.sentiment FROM surveys AS s
+                    JOIN answers AS a ON a.survey_id = s.id AND a.question = 'experience'
+                    JOIN analyses AS n ON n.id = a.current_analysis_id
+                    WHERE s.event_id = steps.id AND s.kind = 'touchpoint' LIMIT 1) AS here,
+                   (SELECT n.sentiment FROM surveys AS s
+                    JOIN answers AS a ON a.survey_id = s.id AND a.question = 'experience'
+                    JOIN analyses AS n ON n.id = a.current_analysis_id
+                    WHERE s.event_id = steps.next_id AND s.kind = 'touchpoint' LIMIT 1) AS there
+            FROM steps
+        )
+        SELECT tp, next_tp, COUNT(*) AS n,
+               TOTAL(there = 'negative' AND (here IS NULL OR here != 'negative')) AS turned,
+               COUNT(there) AS analysed
+        FROM felt
+        GROUP BY tp, next_tp
+        """,
+        params,
+    )
+    return [
+        TransitionRow(
+            from_touchpoint_id=int(row["tp"]),
+            to_touchpoint_id=None if row["next_tp"] is None else int(row["next_tp"]),
+            count=int(row["n"]),
+            turned_negative=int(row["turned"]),
+            analysed=int(row["analysed"]),
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    answer_id: int
+    text: str
+    question: str
+    received_at: datetime
+    sentiment: str
+    sentiment_score: float
+    emotion: str
+    tier: str
+    strength: float  # how strongly the answer shows what was asked for (0–1)
+
+
+async def quotes(
+    db: Database,
+    touchpoint_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    sentiment: str | None = None,
+    emotion: str | None = None,
+    limit: int = 5,
+) -> list[Quote]:
+    """The answers that show a sentiment or emotion most strongly (without a filter: the most extreme)."""
+    clauses = [
+        "a.touchpoint_id = :tp",
+        "a.received_at >= :start",
+        "a.received_at < :end",
+        "a.text IS NOT NULL",
+        "TRIM(a.text) != ''",
+        f"a.question IN ({', '.join(repr(q) for q in QUOTABLE_QUESTIONS)})",
+    ]
+    params: dict[str, Any] = {
+        "tp": touchpoint_id,
+        "start": to_db_time(start),
+        "end": to_db_time(end),
+        "limit": limit,
+    }
+    if sentiment is not None:
+        clauses.append("n.sentiment = :sentiment")
+        params["sentiment"] = sentiment
+        params["path"] = f'$."{sentiment}"'
+        strength = "json_extract(n.sentiment_scores, :path)"
+    elif emotion is not None:
+        clauses.append("n.emotion = :emotion")
+        params["emotion"] = emotion
+        params["path"] = f'$."{emotion}"'
+        strength = "json_extract(n.emotion_scores, :path)"
+    else:
+        strength = "ABS(n.sentiment_score)"
+    rows = await db.fetch_all(
+        f"""
+        SELECT a.id AS id, a.text AS text, a.question AS question, a.received_at AS received_at,
+               n.sentiment AS sentiment, n.sentiment_score AS score, n.emotion AS emotion, c.tier AS tier,
+               COALESCE({strength}, 0) AS strength
+        FROM answers AS a
+        JOIN analyses AS n ON n.id = a.current_analysis_id
+        JOIN customers AS c ON c.id = a.customer_id
+        WHERE {" AND ".join(clauses)}
+        ORDER BY strength DESC, LENGTH(a.text) DESC, a.id
+        LIMIT :limit
+        """,
+        params,
+    )
+    found = []
+    for row in rows:
+        received = from_db_time(row["received_at"])
+        assert received is not None
+        found.append(
+            Quote(
+                answer_id=int(row["id"]),
+                text=str(row["text"]),
+                question=str(row["question"]),
+                received_at=received,
+                sentiment=str(row["sentiment"]),
+                sentiment_score=float(row["score"]),
+                emotion=str(row["emotion"]),
+                tier=str(row["tier"]),
+                strength=float(row["strength"]),
+            )
+        )
+    return found
+
+
+async def known_labels(db: Database) -> tuple[set[str], set[str]]:
+    """Sentiment and emotion labels present in the analyses (so /quotes can tell a typo from no data)."""
+    sentiments = {str(r[0]) for r in await db.fetch_all("SELECT DISTINCT sentiment FROM analyses")}
+    emotions = {str(r[0]) for r in await db.fetch_all("SELECT DISTINCT emotion FROM analyses")}
+    return sentiments, emotions
+
+
+async def tiers(db: Database) -> list[str]:
+    return [str(r[0]) for r in await db.fetch_all("SELECT DISTINCT tier FROM customers ORDER BY tier")]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryAnswer:
+    question: str
+    text: str | None
+    rating: int | None
+    sentiment: str | None
+    emotion: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySurvey:
+    survey_id: int | None  # None groups unsolicited feedback
+    touchpoint_key: str | None
+    kind: str
+    status: str
+    at: datetime
+    answers: list[HistoryAnswer]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryAlert:
+    alert_id: int
+    touchpoint_key: str | None
+    reason: str
+    severity: str
+    status: str
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerHistory:
+    customer_id: int
+    external_id: str
+    display_name: str | None
+    tier: str
+    language: str | None
+    consent: str
+    linked: bool
+    erased: bool
+    events: int
+    surveys: list[HistorySurvey]
+    alerts: list[HistoryAlert]
+
+
+async def customer_history(db: Database, external_id: str, *, surveys: int = 10) -> CustomerHistory | None:
+    """The customer's newest surveys with their answers, unsolicited feedback, and alerts."""
+    customer = await db.fetch_one("SELECT * FROM customers WHERE external_id = ?", (external_id,))
+    if customer is None:
+        return None
+    cid = int(customer["id"])
+    events_row = await db.fetch_one("SELECT COUNT(*) FROM touchpoint_events WHERE customer_id = ?", (cid,))
+    survey_rows = await db.fetch_all(
+        """
+        SELECT s.id AS id, t.key AS touchpoint_key, s.kind AS kind, s.status AS status,
+               COALESCE(s.completed_at, s.invited_at, s.scheduled_at) AS at
+        FROM surveys AS s LEFT JOIN touchpoints AS t ON t.id = s.touchpoint_id
+        WHERE s.customer_id = ? ORDER BY at DESC, s.id DESC LIMIT ?
+        """,
+        (cid, surveys),
+    )
+    answer_rows = await db.fetch_all(
+        """
+        SELECT a.survey_id AS survey_id, a.question AS question, a.text AS text, a.rating AS rating,
+               a.received_at AS received_at, n.sentiment AS sentiment, n.emotion AS emotion
+        FROM answers AS a LEFT JOIN analyses AS n ON n.id = a.current_analysis_id
+        WHERE a.customer_id = ? ORDER BY a.received_at, a.id
+        """,
+        (cid,),
+    )
+    by_survey: dict[int | None, list[HistoryAnswer]] = {}
+    for row in answer_rows:
+        received = from_db_time(row["received_at"])
+        assert received is not None
+        by_survey.setdefault(row["survey_id"], []).append(
+            HistoryAnswer(
+                question=str(row["question"]),
+                text=row["text"],
+                rating=row["rating"],
+                sentiment=row["sentiment"],
+                emotion=row["emotion"],
+                received_at=received,
+            )
+        )
+    history: list[HistorySurvey] = []
+    for row in survey_rows:
+        at = from_db_time(row["at"])
+        assert at is not None
+        history.append(
+            HistorySurvey(
+                survey_id=int(row["id"]),
+                touchpoint_key=row["touchpoint_key"],
+                kind=str(row["kind"]),
+                status=str(row["status"]),
+                at=at,
+                answers=by_survey.get(int(row["id"]), []),
+            )
+        )
+    unsolicited = by_survey.get(None, [])
+    if unsolicited:
+        history.append(
+            HistorySurvey(
+                survey_id=None,
+                touchpoint_key=None,
+                kind="unsolicited",
+                status="completed",
+                at=unsolicited[-1].received_at,
+                answers=unsolicited[-surveys:],
+            )
+        )
+        history.sort(key=lambda item: item.at, reverse=True)
+    alert_rows = await db.fetch_all(
+        """
+        SELECT al.*, t.key AS touchpoint_key FROM alerts AS al LEFT JOIN touchpoints AS t ON t.id = al.touchpoint_id
+        WHERE al.customer_id = ? ORDER BY al.created_at DESC, al.id DESC LIMIT 10
+        """,
+        (cid,),
+    )
+    alerts = []
+    for row in alert_rows:
+        created = from_db_time(row["created_at"])
+        assert created is not None
+        alerts.append(
+            HistoryAlert(
+                alert_id=int(row["id"]),
+                touchpoint_key=row["touchpoint_key"],
+                reason=str(row["reason"]),
+                severity=str(row["severity"]),
+                status=str(row["status"]),
+                created_at=created,
+                resolved_at=from_db_time(row["resolved_at"]),
+            )
+        )
+    return CustomerHistory(
+        customer_id=cid,
+        external_id=str(customer["external_id"]),
+        display_name=customer["display_name"],
+        tier=str(customer["tier"]),
+        language=customer["language"],
+        consent=str(customer["consent"]),
+        linked=customer["telegram_chat_id"] is not None,
+        erased=customer["erased_at"] is not None,
+        events=int(events_row[0]) if events_row else 0,
+        surveys=history[:surveys],
+        alerts=alerts,
+    )
+
+
+async def touchpoint_keys(db: Database) -> dict[int, str]:
+    """Id -> key of every touchpoint ever configured (reports name removed ones too)."""
+    return {int(r["id"]): str(r["key"]) for r in await db.fetch_all("SELECT id, key FROM touchpoints")}
