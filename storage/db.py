@@ -10,6 +10,7 @@ wait for the writer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -71,29 +72,44 @@ async def _configure(conn: aiosqlite.Connection) -> None:
     await conn.execute("PRAGMA synchronous = FULL")
 
 
-async def _migrate(conn: aiosqlite.Connection, path: Path) -> int:
+async def _read_version(conn: aiosqlite.Connection) -> int:
     async with conn.execute("PRAGMA user_version") as cursor:
         row = await cursor.fetchone()
-    current = int(row[0]) if row else 0
+    return int(row[0]) if row else 0
+
+
+async def _migrate(conn: aiosqlite.Connection, path: Path) -> int:
+    """Apply the pending migrations, each in its own transaction with its version bump.
+
+    The version is read again after ``BEGIN IMMEDIATE`` holds the write lock: two processes starting at
+    once (the bot and ``momento init``) then apply each migration exactly once instead of racing.
+    """
     migrations = _migrations()
     newest = len(migrations)
-    if current > newest:
-        raise SchemaError(
-            f"{path}: the database is at schema version {current}, newer than this Momento "
-            f"(knows up to {newest}); upgrade Momento instead of running an older version against it"
-        )
-    for version, name, sql in migrations[current:]:
-        # executescript would COMMIT first; run the statements inside one explicit transaction instead.
+    while True:
         await conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _split_sql(sql):
-                await conn.execute(statement)
+            current = await _read_version(conn)
+            if current > newest:
+                raise SchemaError(
+                    f"{path}: the database is at schema version {current}, newer than this Momento "
+                    f"(knows up to {newest}); upgrade Momento instead of running an older version against it"
+                )
+            if current == newest:
+                await conn.commit()
+                return newest
+            version, name, sql = migrations[current]
+            try:
+                # executescript would COMMIT first; run the statements inside the open transaction instead.
+                for statement in _split_sql(sql):
+                    await conn.execute(statement)
+            except sqlite3.Error as exc:
+                raise SchemaError(f"{path}: migration {name} failed: {exc}") from exc
             await conn.execute(f"PRAGMA user_version = {version}")
             await conn.commit()
-        except Exception as exc:
+        except BaseException:
             await conn.rollback()
-            raise SchemaError(f"{path}: migration {name} failed: {exc}") from exc
-    return newest
+            raise
 
 
 def _split_sql(script: str) -> Iterable[str]:
@@ -145,6 +161,10 @@ class Database:
 
     async def close(self) -> None:
         async with self._write_lock:
+            # SQLite's advice for long-lived connections: refresh planner statistics where they are stale
+            # (cheap; it only analyses tables whose size changed a lot).
+            with contextlib.suppress(sqlite3.Error):
+                await self._writer.execute("PRAGMA optimize")
             await self._reader.close()
             await self._writer.close()
 
@@ -161,10 +181,13 @@ class Database:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
                 yield self._writer
+                await self._writer.commit()
             except BaseException:
-                await self._writer.rollback()
+                # Also after a failed COMMIT (another process held the file past busy_timeout): without the
+                # rollback the writer would stay inside the transaction and every later write would fail.
+                if self._writer.in_transaction:
+                    await self._writer.rollback()
                 raise
-            await self._writer.commit()
 
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[aiosqlite.Row]:
         async with self._reader.execute(sql, params) as cursor:
