@@ -1,0 +1,175 @@
+"""`momento import customers|events FILE.csv` and `momento link CUSTOMER_ID [--qr out.png]`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from bot.cli import CliState
+    from bot.config import Settings
+    from bot.importing import ImportKind, ImportReport
+
+SHOWN_ERRORS = 50
+
+
+def _state(ctx: click.Context) -> CliState:
+    from bot.cli import CliState
+
+    state = ctx.find_object(CliState)
+    if state is None:  # pragma: no cover - click always builds it in main
+        raise click.UsageError("run through the momento command")
+    return state
+
+
+def _import(ctx: click.Context, kind: ImportKind, file: Path, all_or_nothing: bool, dry_run: bool) -> None:
+    from bot.importing import ImportFileError, check_file, import_file
+    from bot.ingest import sync_configured_touchpoints
+    from storage.db import Database, SchemaError, utcnow
+
+    settings = _state(ctx).settings()
+
+    async def run() -> ImportReport:
+        async with await Database.open(settings.storage.path) as db:
+            await sync_configured_touchpoints(db, settings)
+            rows = check_file(file, kind, settings).rows
+            label = f"importing {kind}"
+            with click.progressbar(length=rows, label=label, file=click.get_text_stream("stderr")) as bar:
+                return await import_file(
+                    db,
+                    settings,
+                    file,
+                    kind,
+                    now=utcnow(),
+                    all_or_nothing=all_or_nothing,
+                    dry_run=dry_run,
+                    progress=bar.update,
+                )
+
+    try:
+        report = asyncio.run(run())
+    except (ImportFileError, SchemaError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for error in report.errors[:SHOWN_ERRORS]:
+        click.echo(f"{file}: {error}", err=True)
+    if len(report.errors) > SHOWN_ERRORS:
+        click.echo(f"... and {len(report.errors) - SHOWN_ERRORS} more bad rows", err=True)
+    outcomes = ", ".join(f"{name} {count}" for name, count in sorted(report.outcomes.items()))
+    if report.written:
+        click.echo(
+            f"{kind}: {report.rows} rows, {report.imported} imported, {len(report.errors)} bad"
+            + (f" ({outcomes})" if outcomes else "")
+        )
+    elif dry_run:
+        click.echo(f"{kind}: {report.rows} rows checked, {len(report.errors)} bad; nothing written (dry run)")
+    else:
+        click.echo(
+            f"{kind}: {report.rows} rows, {len(report.errors)} bad; nothing imported (--all-or-nothing). "
+            "Fix the rows above and run the import again."
+        )
+    if report.errors:
+        ctx.exit(1)
+
+
+_all_or_nothing = click.option(
+    "--all-or-nothing", is_flag=True, help="Import nothing if any row is bad (default: import the good rows)."
+)
+_dry_run = click.option("--dry-run", is_flag=True, help="Check every row, write nothing.")
+_file = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+
+
+@click.group("import")
+def import_group() -> None:
+    """Import customers or touchpoint events from a CSV file (UTF-8, header line first).
+
+    \b
+    customers: external_id [, name, language, timezone, tier]
+    events:    external_id, customer_external_id, touchpoint, occurred_at [, attributes (JSON)]
+               any other column becomes an event attribute (order_id, store, amount ...)
+    """
+
+
+@import_group.command("customers")
+@_file
+@_all_or_nothing
+@_dry_run
+@click.pass_context
+def import_customers(ctx: click.Context, file: Path, all_or_nothing: bool, dry_run: bool) -> None:
+    """Create or update customers (idempotent on external_id)."""
+    _import(ctx, "customers", file, all_or_nothing, dry_run)
+
+
+@import_group.command("events")
+@_file
+@_all_or_nothing
+@_dry_run
+@click.pass_context
+def import_events(ctx: click.Context, file: Path, all_or_nothing: bool, dry_run: bool) -> None:
+    """Record touchpoint events and schedule their surveys (idempotent on external_id)."""
+    _import(ctx, "events", file, all_or_nothing, dry_run)
+
+
+@click.command("link")
+@click.argument("customer_id")
+@click.option(
+    "--qr", "qr", type=click.Path(dir_okay=False, path_type=Path), help="Also write the QR code PNG."
+)
+@click.option(
+    "--bot-username",
+    default=None,
+    help="The bot's @username (default: asked from Telegram with the configured token).",
+)
+@click.pass_context
+def link_command(ctx: click.Context, customer_id: str, qr: Path | None, bot_username: str | None) -> None:
+    """Print the signed deep link that connects customer CUSTOMER_ID (external id) to the bot."""
+    from bot.ingest import LinkUnavailableError, customer_link
+    from storage import customers as customer_repo
+    from storage.db import Database, utcnow
+    from storage.models import Customer
+
+    settings = _state(ctx).settings()
+    username = bot_username or _ask_bot_username(settings)
+
+    async def find() -> Customer | None:
+        async with await Database.open(settings.storage.path) as db:
+            return await customer_repo.get_by_external_id(db, customer_id)
+
+    customer = asyncio.run(find())
+    if customer is None:
+        raise click.ClickException(f"no customer with external id {customer_id!r} (import or POST it first)")
+    try:
+        link = customer_link(settings, customer, bot_username=username, now=utcnow())
+    except LinkUnavailableError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(link.url)
+    click.echo(f"valid until {link.expires_at:%Y-%m-%d %H:%M} UTC", err=True)
+    if qr is not None:
+        qr.parent.mkdir(parents=True, exist_ok=True)
+        qr.write_bytes(link.qr_png)
+        click.echo(f"QR code written to {qr}", err=True)
+
+
+def _ask_bot_username(settings: Settings) -> str:
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    from bot.config import ConfigError
+
+    try:
+        token = settings.require_token().get_secret_value()
+    except ConfigError as exc:
+        raise click.ClickException(f"{exc} (or pass --bot-username)") from exc
+
+    async def get_me() -> str:
+        async with Bot(token, base_url=settings.telegram.base_url) as bot:
+            return str(bot.username)
+
+    try:
+        return asyncio.run(get_me())
+    except TelegramError as exc:
+        raise click.ClickException(
+            f"could not ask Telegram for the bot's username ({exc}); pass --bot-username"
+        ) from exc

@@ -1,0 +1,464 @@
+"""Momento's HTTP server: the ingestion API for the company's systems and, in webhook mode, Telegram updates.
+
+One Starlette app serves both, next to the bot in the same event loop (PTB's custom-webhook pattern), so an
+event posted here and a message from Telegram share one database and one writer lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
+from html import escape
+from typing import Any, Protocol, TypeVar
+
+import uvicorn
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from bot import ingest
+from bot.api_models import (
+    CustomerIn,
+    CustomerOut,
+    ErrorResponse,
+    EventBatchIn,
+    EventIn,
+    EventResult,
+    EventsResponse,
+    FieldError,
+    Health,
+    LinkOut,
+    field_errors,
+)
+from bot.config import Settings
+from storage import customers as customer_repo
+from storage.db import Database, utcnow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+_M = TypeVar("_M", bound=BaseModel)
+SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name, not a secret
+
+
+class UpdateSink(Protocol):
+    """What the webhook route needs from a PTB Application (kept structural: no telegram import here)."""
+
+    @property
+    def bot(self) -> Any: ...
+
+    @property
+    def update_queue(self) -> Any: ...
+
+
+class ApiError(Exception):
+    """An answer other than success, rendered as ErrorResponse JSON."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.errors = errors or []
+        self.headers = headers or {}
+
+
+def _json(model: BaseModel, status: int = 200) -> Response:
+    return Response(model.model_dump_json(), status_code=status, media_type="application/json; charset=utf-8")
+
+
+async def _on_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    body = ErrorResponse(error=exc.error, message=exc.message, errors=exc.errors)
+    response = _json(body, exc.status)
+    response.headers.update(exc.headers)
+    return response
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes *limit* (a lying Content-Length changes nothing)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise ApiError(400, "bad_request", "the Content-Length header is not a number") from None
+        if size > limit:
+            raise ApiError(413, "too_large", f"the request body is larger than {limit} bytes")
+    received = bytearray()
+    async for chunk in request.stream():
+        received.extend(chunk)
+        if len(received) > limit:
+            raise ApiError(413, "too_large", f"the request body is larger than {limit} bytes")
+    return bytes(received)
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    body = await read_body(request, limit)
+    if not body.strip():
+        raise ApiError(422, "invalid", "the request body is empty; send a JSON object")
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "bad_json", f"the request body is not valid JSON: {exc}") from None
+
+
+def _validate(model: type[_M], data: Any) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid", "the request has invalid fields", field_errors(exc)) from None
+
+
+class _Keys:
+    """Bearer keys; every key is compared in constant time, and all of them every time."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._keys = [key.get_secret_value().encode() for key in settings.api.keys if key.get_secret_value()]
+        if not self._keys:
+            log.warning(
+                "no API keys are configured (MOMENTO_API__KEYS): the ingestion API refuses every call"
+            )
+
+    def check(self, request: Request) -> None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        supplied = token.strip().encode()
+        matched = False
+        for key in self._keys:
+            matched |= hmac.compare_digest(supplied, key)
+        if scheme.lower() != "bearer" or not supplied or not matched:
+            raise ApiError(
+                401,
+                "unauthorized",
+                "a valid API key is required: send 'Authorization: Bearer <key>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+
+def _customer_out(customer: Any, created: bool) -> CustomerOut:
+    return CustomerOut(
+        id=customer.id,
+        external_id=customer.external_id,
+        name=customer.display_name,
+        language=customer.language,
+        timezone=customer.timezone,
+        tier=customer.tier,
+        linked=customer.telegram_chat_id is not None,
+        consent=customer.consent,
+        created=created,
+    )
+
+
+def _counts(results: list[EventResult]) -> dict[str, int]:
+    counts = {"scheduled": 0, "not_scheduled": 0, "rejected": 0}
+    for result in results:
+        counts[result.outcome] += 1
+    return counts
+
+
+def create_app(
+    settings: Settings,
+    db: Database,
+    *,
+    bot_username: Callable[[], str | None] | None = None,
+    updates: UpdateSink | None = None,
+    clock: Clock = utcnow,
+) -> Starlette:
+    """The ASGI app. *bot_username* names the bot for deep links; *updates* enables the webhook route."""
+    keys = _Keys(settings)
+    limit = settings.server.max_body_bytes
+
+    async def healthz(request: Request) -> Response:
+        try:
+            await db.fetch_one("SELECT 1")
+            database = True
+        except Exception:  # any failure means "not healthy", and the reason goes to the log
+            log.exception("health check: the database does not answer")
+            database = False
+        bot = None if updates is None else True
+        health = Health(status="ok" if database else "degraded", database=database, bot=bot)
+        return _json(health, 200 if database else 503)
+
+    async def post_customer(request: Request) -> Response:
+        keys.check(request)
+        data = _validate(CustomerIn, await _read_json(request, limit))
+        customer, created = await ingest.upsert_customer(db, data)
+        return _json(_customer_out(customer, created), 201 if created else 200)
+
+    async def post_events(request: Request) -> Response:
+        keys.check(request)
+        payload = await _read_json(request, limit)
+        items: list[EventIn | list[FieldError]]
+        if isinstance(payload, dict) and "events" in payload:
+            batch = _validate(EventBatchIn, payload)
+            items = []
+            for index, raw in enumerate(batch.events):
+                try:
+                    items.append(EventIn.model_validate(raw))
+                except ValidationError as exc:
+                    items.append(field_errors(exc, prefix=("events", index)))
+        else:
+            if not isinstance(payload, dict):
+                raise ApiError(422, "invalid", 'send one event object, or {"events": [...]} for a batch')
+            items = [_validate(EventIn, payload)]
+        results = await ingest.ingest_events(db, settings, items, now=clock())
+        return _json(EventsResponse(results=results, counts=_counts(results)))
+
+    async def get_link(request: Request) -> Response:
+        keys.check(request)
+        external_id = request.path_params["external_id"]
+        customer = await customer_repo.get_by_external_id(db, external_id)
+        if customer is None:
+            raise ApiError(404, "not_found", f"no customer with external id {external_id!r}")
+        username = bot_username() if bot_username is not None else None
+        try:
+            link = ingest.customer_link(settings, customer, bot_username=username, now=clock())
+        except ingest.LinkUnavailableError as exc:
+            raise ApiError(503, "link_unavailable", str(exc)) from None
+        if request.query_params.get("format") == "png":
+            return Response(
+                link.qr_png,
+                media_type="image/png",
+                headers={"Content-Disposition": f'inline; filename="momento-{customer.id}.png"'},
+            )
+        return _json(
+            LinkOut(
+                customer_external_id=customer.external_id,
+                link=link.url,
+                payload=link.payload,
+                expires_at=link.expires_at,
+                qr_png_base64=base64.b64encode(link.qr_png).decode("ascii"),
+            )
+        )
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_schema(settings))
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(_docs_page(openapi_schema(settings)))
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+        Route("/v1/customers", post_customer, methods=["POST"]),
+        Route("/v1/events", post_events, methods=["POST"]),
+        Route("/v1/customers/{external_id:str}/link", get_link, methods=["GET"]),
+    ]
+    if updates is not None:
+        routes.append(Route(settings.webhook.path, _webhook_route(settings, updates), methods=["POST"]))
+    return Starlette(routes=routes, exception_handlers={ApiError: _on_api_error})
+
+
+def _webhook_route(settings: Settings, updates: UpdateSink) -> Callable[[Request], Awaitable[Response]]:
+    """Telegram's updates, accepted only with the secret token set in setWebhook."""
+    from telegram import Update
+
+    secret = settings.webhook.secret_token
+    if secret is None or not secret.get_secret_value():
+        raise ValueError("webhook mode needs webhook.secret_token (MOMENTO_WEBHOOK__SECRET_TOKEN)")
+    expected = secret.get_secret_value().encode()
+    limit = settings.server.max_body_bytes
+
+    async def telegram_update(request: Request) -> Response:
+        supplied = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(supplied, expected):
+            log.warning("webhook request without the right secret token from %s", request.client)
+            raise ApiError(403, "forbidden", "wrong or missing X-Telegram-Bot-Api-Secret-Token")
+        data = await _read_json(request, limit)
+        try:
+            update = Update.de_json(data, updates.bot)
+        except Exception as exc:  # PTB raises assorted errors on malformed updates
+            raise ApiError(400, "bad_update", f"not a Telegram update: {exc}") from None
+        await updates.update_queue.put(update)
+        return Response(status_code=200)
+
+    return telegram_update
+
+
+# --- OpenAPI -------------------------------------------------------------------------------------------
+
+
+def openapi_schema(settings: Settings) -> dict[str, Any]:
+    """OpenAPI 3.1 built from the same pydantic models that validate requests, so the two cannot drift."""
+    from pydantic.json_schema import models_json_schema
+
+    models: list[type[BaseModel]] = [
+        CustomerIn,
+        CustomerOut,
+        EventIn,
+        EventBatchIn,
+        EventResult,
+        EventsResponse,
+        LinkOut,
+        ErrorResponse,
+        Health,
+    ]
+    _, top = models_json_schema(
+        [(model, "validation" if model.__name__.endswith("In") else "serialization") for model in models],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas = top.get("$defs", {})
+
+    def ref(name: str) -> dict[str, str]:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    def body(name: str | dict[str, Any]) -> dict[str, Any]:
+        schema = ref(name) if isinstance(name, str) else name
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    def answer(description: str, name: str | None = None, media: str = "application/json") -> dict[str, Any]:
+        result: dict[str, Any] = {"description": description}
+        if name is not None:
+            result["content"] = {media: {"schema": ref(name)}}
+        return result
+
+    errors = {
+        "401": answer("Missing or wrong API key", "ErrorResponse"),
+        "413": answer(f"Body larger than {settings.server.max_body_bytes} bytes", "ErrorResponse"),
+        "422": answer("Invalid fields, each with its path", "ErrorResponse"),
+    }
+    secured: list[dict[str, list[str]]] = [{"bearer": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Momento ingestion API",
+            "version": "1",
+            "description": "Tell Momento about customers and their touchpoints; it schedules the surveys.",
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": {
+            "/v1/customers": {
+                "post": {
+                    "summary": "Create or update a customer (idempotent on external_id)",
+                    "security": secured,
+                    "requestBody": body("CustomerIn"),
+                    "responses": {
+                        "201": answer("Created", "CustomerOut"),
+                        "200": answer("Updated", "CustomerOut"),
+                        **errors,
+                    },
+                }
+            },
+            "/v1/events": {
+                "post": {
+                    "summary": "Record one event or a batch; per event the survey scheduled or why none was",
+                    "security": secured,
+                    "requestBody": body({"oneOf": [ref("EventIn"), ref("EventBatchIn")]}),
+                    "responses": {"200": answer("One result per event", "EventsResponse"), **errors},
+                }
+            },
+            "/v1/customers/{external_id}/link": {
+                "get": {
+                    "summary": "The customer's signed deep link and its QR code",
+                    "security": secured,
+                    "parameters": [
+                        {"name": "external_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {
+                            "name": "format",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": ["json", "png"]},
+                            "description": "png returns the QR code image itself",
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The link (JSON) or the QR code (PNG)",
+                            "content": {
+                                "application/json": {"schema": ref("LinkOut")},
+                                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                            },
+                        },
+                        "401": errors["401"],
+                        "404": answer("Unknown customer", "ErrorResponse"),
+                        "503": answer("Links are not configured", "ErrorResponse"),
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness and database check",
+                    "responses": {
+                        "200": answer("Healthy", "Health"),
+                        "503": answer("Database not answering", "Health"),
+                    },
+                }
+            },
+        },
+    }
+
+
+def _docs_page(schema: dict[str, Any]) -> str:
+    """A dependency-free page (no CDN: servers often have no internet) listing the endpoints."""
+    rows = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            rows.append(
+                f"<tr><td><code>{escape(method.upper())}</code></td><td><code>{escape(path)}</code></td>"
+                f"<td>{escape(operation.get('summary', ''))}</td></tr>"
+            )
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Momento API</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td{padding:.3em .8em}</style>"
+        "</head><body><h1>Momento ingestion API</h1>"
+        "<p>Send <code>Authorization: Bearer &lt;key&gt;</code> on every <code>/v1</code> call. "
+        "The full schema is at <a href='/openapi.json'>/openapi.json</a>.</p>"
+        f"<table>{''.join(rows)}</table></body></html>"
+    )
+
+
+# --- serving -------------------------------------------------------------------------------------------
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the runner decides how the whole process stops."""
+
+    @contextmanager
+    def capture_signals(self) -> Any:
+        yield
+
+
+@asynccontextmanager
+async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[tuple[_QuietServer, str]]:
+    """Serve *app* in this event loop until the block ends; port 0 picks a free one. Yields the base URL."""
+    import asyncio
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    server = _QuietServer(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("the HTTP server stopped during start-up")
+            await asyncio.sleep(0.01)
+        shown = f"[{host}]" if ":" in host else host
+        yield server, f"http://{shown}:{bound_port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
