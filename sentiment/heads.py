@@ -1,0 +1,94 @@
+"""The trained task layers of the offline default: one shared hidden layer, a sentiment and an emotion output.
+
+Stored as a small .npz (kilobytes to a few MB) and run in numpy, so inference needs no torch at all once the
+ONNX encoder exists. Features are chosen encoder layers of the answer and of its English gloss, plus the
+language; the head file records which layers it was trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+LANGUAGES = ("en", "es", "other")
+DEFAULT_HEADS_PATH = Path(__file__).resolve().parent / "weights" / "heads.npz"
+
+
+def build_features(
+    layers: FloatArray, gloss_layers: FloatArray, languages: list[str], layer_ids: tuple[int, ...]
+) -> FloatArray:
+    """(batch, features): the chosen layers of text and gloss, unit-normalised, then a language one-hot."""
+    parts = []
+    for source in (layers, gloss_layers):
+        chosen = source[:, list(layer_ids), :]
+        chosen = chosen / np.maximum(np.linalg.norm(chosen, axis=-1, keepdims=True), 1e-6)
+        parts.append(chosen.reshape(len(source), -1))
+    onehot = np.zeros((len(languages), len(LANGUAGES)), dtype=np.float32)
+    for row, language in enumerate(languages):
+        onehot[row, LANGUAGES.index(language if language in LANGUAGES else "other")] = 1.0
+    parts.append(onehot)
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+def _softmax(logits: FloatArray) -> FloatArray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return np.asarray(exp / exp.sum(axis=1, keepdims=True), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Heads:
+    layer_ids: tuple[int, ...]
+    mean: FloatArray
+    scale: FloatArray
+    hidden_w: FloatArray
+    hidden_b: FloatArray
+    sentiment_w: FloatArray
+    sentiment_b: FloatArray
+    emotion_w: FloatArray
+    emotion_b: FloatArray
+    # Per-language additive logit offsets (rows follow LANGUAGES), tuned on dev.
+    sentiment_bias: FloatArray
+    emotion_bias: FloatArray
+    version: str
+
+    def predict(self, features: FloatArray, languages: list[str]) -> tuple[FloatArray, FloatArray]:
+        """Sentiment and emotion probabilities for a batch of feature rows."""
+        x = (features - self.mean) / self.scale
+        hidden = np.maximum(x @ self.hidden_w + self.hidden_b, 0.0)
+        rows = np.asarray([LANGUAGES.index(lang if lang in LANGUAGES else "other") for lang in languages])
+        sentiment = hidden @ self.sentiment_w + self.sentiment_b + self.sentiment_bias[rows]
+        emotion = hidden @ self.emotion_w + self.emotion_b + self.emotion_bias[rows]
+        return _softmax(sentiment), _softmax(emotion)
+
+    def save(self, path: Path) -> None:
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            layer_ids=np.asarray(self.layer_ids, dtype=np.int64),
+            **{
+                name: getattr(self, name).astype(np.float32)
+                for name in (
+                    "mean", "scale", "hidden_w", "hidden_b", "sentiment_w", "sentiment_b",
+                    "emotion_w", "emotion_b", "sentiment_bias", "emotion_bias",
+                )
+            },
+        )  # fmt: skip
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: Path) -> Heads:
+        raw = path.read_bytes()
+        with np.load(io.BytesIO(raw)) as data:
+            arrays = {
+                name: np.asarray(data[name], dtype=np.float32) for name in data.files if name != "layer_ids"
+            }
+            layer_ids = tuple(int(i) for i in data["layer_ids"])
+        return cls(layer_ids=layer_ids, version=hashlib.sha256(raw).hexdigest()[:12], **arrays)

@@ -1,0 +1,77 @@
+"""Spanish awareness for an English encoder: a language guess, and a word-by-word English gloss.
+
+MiniLM's vocabulary is English, so "llegó tarde y roto" splits into meaningless pieces. The gloss ("arrived
+late and broken") is read by the same transformer next to the original text; both vectors feed the heads.
+The glossary is hand-written for customer-experience answers and is deliberately small.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+_SPANISH_HINTS_TEXT = """
+que de la el los las y en un una por con para es muy pero no sí si lo le se su al del más todo bien
+mal nada nunca gracias llegó llego tarde pedido atención servicio fue estuvo era esperaba esperé
+espere me mi yo ya hoy ayer tienda entrega envío envio paquete habitación hotel están está esta
+estaba también tambien porque cuando como donde hasta sin sobre bueno buena malo mala genial vale
+pues oye qué cómo súper super increíble horrible fatal perfecto excelente nadie tampoco
+"""
+_SPANISH_HINTS = frozenset(_SPANISH_HINTS_TEXT.split())
+_ENGLISH_HINTS_TEXT = """
+the and was is it to of my i a in for with but not very it's that this on at be were had have you
+they we no yes so just all good bad great ok okay thanks thank late delivery order arrived expected
+service staff room store call support never nothing everything
+"""
+_ENGLISH_HINTS = frozenset(_ENGLISH_HINTS_TEXT.split())
+_WORD = re.compile(r"[\w']+", re.UNICODE)
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def guess_language(text: str) -> str:
+    """'es' or 'en' from function words and Spanish letters; English when nothing tells."""
+    lowered = text.lower()
+    words = _WORD.findall(lowered)
+    es = sum(word in _SPANISH_HINTS for word in words) + 2 * sum(ch in "ñ¿¡" for ch in lowered)
+    es += sum(ch in "áéíóú" for ch in lowered)
+    en = sum(word in _ENGLISH_HINTS for word in words)
+    return "es" if es > en else "en"
+
+
+def resolve_languages(texts: Sequence[str], languages: Sequence[str | None] | None) -> list[str]:
+    """Use the caller's hint where given ('es-MX' counts as 'es'), guess otherwise."""
+    resolved = []
+    for index, text in enumerate(texts):
+        hint = languages[index] if languages is not None and index < len(languages) else None
+        code = (hint or "").strip().lower()[:2]
+        resolved.append(code if code in ("en", "es") else guess_language(text) if not code else "other")
+    return resolved
+
+
+# Spanish (accents stripped, lowercase) -> English; phrases are matched before words.
+GLOSSARY_PATH = Path(__file__).resolve().parent / "data" / "glossary_es_en.tsv"
+
+
+@cache
+def _glossary() -> tuple[dict[str, str], re.Pattern[str]]:
+    entries: dict[str, str] = {}
+    for line in GLOSSARY_PATH.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            spanish, english = line.split("\t", 1)
+            entries[_plain(spanish.strip())] = english.strip()
+    phrases = sorted(entries, key=len, reverse=True)
+    pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(p) for p in phrases) + r")(?!\w)")
+    return entries, pattern
+
+
+def gloss(text: str) -> str:
+    """A rough English rendering of Spanish text; unknown words (often cognates) are kept as they are."""
+    entries, pattern = _glossary()
+    return pattern.sub(lambda match: entries[match.group(1)], _plain(text))

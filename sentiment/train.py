@@ -1,0 +1,246 @@
+"""Train the heads of the offline default: `python -m sentiment.train --data ../shared/datasets`.
+
+Embeddings come from the same int8 ONNX encoder the runtime uses and are cached under /tmp, so head
+experiments cost seconds. Seeds are fixed: the same data and encoder give the committed weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import tempfile
+import unicodedata
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from sentiment.datasets import TRAINABLE, Example, load
+from sentiment.default_model import encode_with_gloss
+from sentiment.encoder import FloatArray, MiniLMEncoder
+from sentiment.heads import DEFAULT_HEADS_PATH, LANGUAGES, Heads, build_features
+from sentiment.labels import EMOTIONS, SENTIMENTS
+from sentiment.metrics import accuracy, macro_f1
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _typo(text: str, rng: random.Random) -> str:
+    words = text.split()
+    candidates = [i for i, word in enumerate(words) if len(word) > 3 and word.isalpha()]
+    if not candidates:
+        return text
+    i = rng.choice(candidates)
+    word = words[i]
+    j = rng.randrange(len(word) - 1)
+    words[i] = (
+        word[:j] + word[j + 1] + word[j] + word[j + 2 :] if rng.random() < 0.5 else word[:j] + word[j + 1 :]
+    )
+    return " ".join(words)
+
+
+def augment(examples: list[Example], copies: int, seed: int) -> list[Example]:
+    """Chat-style variants of our CX answers: lower case, no accents, no final punctuation, a typo."""
+    rng = random.Random(seed)
+    out = list(examples)
+    for example in examples:
+        for _ in range(copies):
+            text = example.text
+            if rng.random() < 0.5:
+                text = text.lower()
+            if rng.random() < 0.5:
+                text = _strip_accents(text)
+            if rng.random() < 0.4:
+                text = text.rstrip(".!")
+            if rng.random() < 0.5:
+                text = _typo(text, rng)
+            if text != example.text:
+                out.append(replace(example, text=text))
+    return out
+
+
+class EmbeddingCache:
+    """Encoder layers of texts and glosses, cached under /tmp by content and encoder fingerprint."""
+
+    def __init__(self, encoder: MiniLMEncoder, cache_dir: Path) -> None:
+        self.encoder = encoder
+        self.cache_dir = cache_dir
+        cache_dir.mkdir(parents=True, exist_ok=True)
+
+    def features(self, examples: list[Example], layer_ids: tuple[int, ...]) -> FloatArray:
+        texts = [e.text for e in examples]
+        languages = [e.language for e in examples]
+        key = hashlib.sha256(
+            "\x00".join([self.encoder.fingerprint, self.encoder.runtime, *texts, *languages]).encode()
+        ).hexdigest()[:20]
+        path = self.cache_dir / f"{key}.npz"
+        if path.exists():
+            with np.load(path) as data:
+                layers, gloss_layers = data["layers"], data["gloss"]
+        else:
+            layers, gloss_layers = encode_with_gloss(self.encoder, texts, languages, 64)
+            np.savez(path, layers=layers.astype(np.float16), gloss=gloss_layers.astype(np.float16))
+        return build_features(
+            layers.astype(np.float32), gloss_layers.astype(np.float32), languages, layer_ids
+        )
+
+
+def _targets(examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
+    sentiment = np.asarray([SENTIMENTS.index(e.sentiment) if e.sentiment else -1 for e in examples])
+    emotion = np.asarray([EMOTIONS.index(e.emotion) if e.emotion else -1 for e in examples])
+    return sentiment, emotion
+
+
+def fit_heads(
+    features: FloatArray,
+    examples: list[Example],
+    weights: np.ndarray,
+    layer_ids: tuple[int, ...],
+    *,
+    hidden: int,
+    epochs: int,
+    seed: int,
+    dropout: float = 0.2,
+) -> Heads:
+    import torch
+
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0) + 1e-4
+    x = torch.from_numpy((features - mean) / scale)
+    sentiment_y, emotion_y = (torch.from_numpy(t) for t in _targets(examples))
+    w = torch.from_numpy(weights.astype(np.float32))
+    emotion_counts = np.bincount(emotion_y.numpy()[emotion_y.numpy() >= 0], minlength=len(EMOTIONS))
+    class_weight = torch.from_numpy(
+        (emotion_counts.sum() / np.maximum(emotion_counts, 1) / len(EMOTIONS)) ** 0.5
+    ).float()
+    trunk: Any = torch.nn.Sequential(
+        torch.nn.Dropout(dropout), torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU()
+    )
+    sentiment_out = torch.nn.Linear(hidden, len(SENTIMENTS))
+    emotion_out = torch.nn.Linear(hidden, len(EMOTIONS))
+    params = [*trunk.parameters(), *sentiment_out.parameters(), *emotion_out.parameters()]
+    optimiser = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-2)
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        trunk.train()
+        order = torch.randperm(len(x), generator=generator)
+        for start in range(0, len(order), 256):
+            idx = order[start : start + 256]
+            h = torch.nn.functional.dropout(trunk(x[idx]), p=dropout, training=True)
+            loss = torch.zeros(())
+            for out, y, cw in ((sentiment_out, sentiment_y, None), (emotion_out, emotion_y, class_weight)):
+                mask = y[idx] >= 0
+                if mask.any():
+                    losses = torch.nn.functional.cross_entropy(
+                        out(h[mask]), y[idx][mask], weight=cw, reduction="none"
+                    )
+                    loss = loss + (losses * w[idx][mask]).sum() / w[idx][mask].sum()
+            optimiser.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimiser.step()
+    linear: Any = trunk[1]
+    return Heads(
+        layer_ids=layer_ids,
+        mean=mean.astype(np.float32),
+        scale=scale.astype(np.float32),
+        hidden_w=linear.weight.detach().numpy().T.copy(),
+        hidden_b=linear.bias.detach().numpy().copy(),
+        sentiment_w=sentiment_out.weight.detach().numpy().T.copy(),
+        sentiment_b=sentiment_out.bias.detach().numpy().copy(),
+        emotion_w=emotion_out.weight.detach().numpy().T.copy(),
+        emotion_b=emotion_out.bias.detach().numpy().copy(),
+        sentiment_bias=np.zeros((len(LANGUAGES), len(SENTIMENTS)), dtype=np.float32),
+        emotion_bias=np.zeros((len(LANGUAGES), len(EMOTIONS)), dtype=np.float32),
+        version="",
+    )
+
+
+def score(heads: Heads, features: FloatArray, examples: list[Example]) -> dict[str, float]:
+    """Macro-F1 of each task the examples are labelled for."""
+    sentiment, emotion = heads.predict(features, [e.language for e in examples])
+    result = {}
+    for task, probs, labels in (("sentiment", sentiment, SENTIMENTS), ("emotion", emotion, EMOTIONS)):
+        rows = [i for i, e in enumerate(examples) if getattr(e, task)]
+        if rows:
+            gold = [str(getattr(examples[i], task)) for i in rows]
+            predicted = [labels[int(np.argmax(probs[i]))] for i in rows]
+            result[task] = macro_f1(gold, predicted)
+            result[task + "_acc"] = accuracy(gold, predicted)
+    return result
+
+
+# How much each source counts in the loss, relative to its size: our CX answers matter most.
+SOURCE_WEIGHT = {"cx_en": 8.0, "cx_es": 8.0, "goemotions": 0.35, "uci": 1.0, "xed_es": 0.6}
+
+
+@click.command()
+@click.option(
+    "--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_HEADS_PATH)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(tempfile.gettempdir()) / "momento-emb",
+)
+@click.option(
+    "--encoder-cache", type=click.Path(file_okay=False, path_type=Path), default=Path("~/.cache/momento")
+)
+@click.option("--layers", default="3,6", help="Encoder layers (0-6) whose mean vectors feed the heads.")
+@click.option("--hidden", default=256, show_default=True)
+@click.option("--epochs", default=12, show_default=True)
+@click.option("--copies", default=2, show_default=True, help="Augmented variants per CX answer.")
+@click.option("--seed", default=13, show_default=True)
+@click.option("--sources", default=",".join(TRAINABLE), show_default=True)
+def main(
+    data_dir: Path,
+    out: Path,
+    cache_dir: Path,
+    encoder_cache: Path,
+    layers: str,
+    hidden: int,
+    epochs: int,
+    copies: int,
+    seed: int,
+    sources: str,
+) -> None:
+    """Train sentiment and emotion heads on the train splits, report dev, write the weights."""
+    names = [name for name in sources.split(",") if name]
+    if unknown := set(names) - set(TRAINABLE):
+        raise click.BadParameter(f"not allowed for training: {sorted(unknown)}", param_hint="--sources")
+    layer_ids = tuple(int(i) for i in layers.split(","))
+    encoder = MiniLMEncoder(runtime="onnx", cache_dir=encoder_cache.expanduser())
+    cache = EmbeddingCache(encoder, cache_dir)
+    train: list[Example] = []
+    weights: list[float] = []
+    for name in names:
+        examples = load(name, data_dir, "train")
+        if name.startswith("cx_"):
+            examples = augment(examples, copies, seed)
+        train.extend(examples)
+        weights.extend([SOURCE_WEIGHT[name]] * len(examples))
+        click.echo(f"train {name}: {len(examples)} examples")
+    features = cache.features(train, layer_ids)
+    heads = fit_heads(
+        features, train, np.asarray(weights), layer_ids, hidden=hidden, epochs=epochs, seed=seed
+    )
+    heads.save(out)
+    heads = Heads.load(out)
+    click.echo(f"wrote {out} ({out.stat().st_size // 1024} KiB, version {heads.version})")
+    for name in names:
+        dev = load(name, data_dir, "dev")
+        if dev:
+            result = score(heads, cache.features(dev, layer_ids), dev)
+            click.echo(f"dev {name:12s} " + "  ".join(f"{k} {v:.3f}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
