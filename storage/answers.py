@@ -124,12 +124,24 @@ def _sentiment_score(scores: dict[str, float]) -> float:
 
 
 async def save_analysis(
-    db: Database, answer_id: int, analysis: AnalysisResult, *, analysed_at: datetime | None = None
+    db: Database,
+    answer_id: int,
+    analysis: AnalysisResult,
+    *,
+    analysed_at: datetime | None = None,
+    analysed_text: str | None = None,
 ) -> AnalysisRecord:
     """Store what a model read in an answer and make it the current analysis. The same model and version
-    again replaces its earlier reading (a re-run after an edit); a newer model adds a row beside it."""
+    again replaces its earlier reading (a re-run after an edit); a newer model adds a row beside it.
+
+    Pass *analysed_text* (the text the model saw): if the customer edited the message meanwhile, the
+    reading is kept in history but does not become current, and the answer stays pending for the new text.
+    """
     at = to_db_time(analysed_at or utcnow())
     async with db.transaction() as conn:
+        current = await _rows.one(conn, "SELECT text FROM answers WHERE id = ?", (answer_id,))
+        if current is None:
+            raise NotFoundError(f"answer {answer_id} does not exist")
         row = await _rows.one(
             conn,
             """
@@ -155,14 +167,11 @@ async def save_analysis(
             ),
         )
         assert row is not None
-        updated = await _rows.one(
-            conn,
-            """UPDATE answers SET current_analysis_id = ?, analysis_state = 'done'
-               WHERE id = ? RETURNING id""",
-            (row["id"], answer_id),
-        )
-        if updated is None:
-            raise NotFoundError(f"answer {answer_id} does not exist")
+        if analysed_text is None or analysed_text == current["text"]:
+            await conn.execute(
+                "UPDATE answers SET current_analysis_id = ?, analysis_state = 'done' WHERE id = ?",
+                (row["id"], answer_id),
+            )
     return _rows.analysis(row)
 
 
