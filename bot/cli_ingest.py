@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,8 +37,7 @@ def _import(ctx: click.Context, kind: ImportKind, file: Path, all_or_nothing: bo
         async with await Database.open(settings.storage.path) as db:
             await sync_configured_touchpoints(db, settings)
             rows = check_file(file, kind, settings).rows
-            label = f"importing {kind}"
-            with click.progressbar(length=rows, label=label, file=click.get_text_stream("stderr")) as bar:
+            with click.progressbar(length=rows, label=f"importing {kind}", file=sys.stderr) as bar:
                 return await import_file(
                     db,
                     settings,

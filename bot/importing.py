@@ -66,7 +66,7 @@ class _Row:
 
 
 def _open_rows(path: Path, required: tuple[str, ...]) -> Iterator[_Row]:
-    """Rows with the header's names; the delimiter is sniffed (spreadsheets in many locales write ';')."""
+    """Rows named by the header; *line* is where each row starts in the file (quoted cells may span lines)."""
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except FileNotFoundError:
@@ -75,15 +75,11 @@ def _open_rows(path: Path, required: tuple[str, ...]) -> Iterator[_Row]:
         raise ImportFileError(f"{path}: cannot be read: {exc.strerror}") from None
     with handle:
         try:
-            sample = handle.read(64 * 1024)
+            # Spreadsheets in many locales write ';' (or tabs): the header line's commonest separator wins.
+            first_line = handle.readline()
             handle.seek(0)
-            try:
-                dialect: Any = csv.Sniffer().sniff(
-                    sample.splitlines()[0] if sample else "", delimiters=",;\t"
-                )
-            except csv.Error:
-                dialect = csv.excel
-            reader = csv.reader(handle, dialect)
+            delimiter = max(",;\t", key=first_line.count)
+            reader = csv.reader(handle, delimiter=delimiter)
             header = next(reader, None)
             if header is None or not any(cell.strip() for cell in header):
                 raise ImportFileError(f"{path}: the file is empty; the first line must name the columns")
