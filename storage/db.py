@@ -70,6 +70,8 @@ async def _configure(conn: aiosqlite.Connection) -> None:
     # FULL: an answer we acknowledged to a customer must survive a power cut, not only a process crash.
     # The extra fsync per commit costs well under a millisecond per answer on SSDs, far below our write rate.
     await conn.execute("PRAGMA synchronous = FULL")
+    # Erased personal data must not linger in freed space of the file: overwrite it with zeros.
+    await conn.execute("PRAGMA secure_delete = ON")
 
 
 async def _read_version(conn: aiosqlite.Connection) -> int:
@@ -134,6 +136,7 @@ class Database:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self._closed = False
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -160,7 +163,11 @@ class Database:
         return cls(db_path, writer, reader)
 
     async def close(self) -> None:
+        """Idempotent: closing twice (a test and its fixture, shutdown after a failed start) is harmless."""
         async with self._write_lock:
+            if self._closed:
+                return
+            self._closed = True
             # SQLite's advice for long-lived connections: refresh planner statistics where they are stale
             # (cheap; it only analyses tables whose size changed a lot).
             with contextlib.suppress(sqlite3.Error):
@@ -205,6 +212,14 @@ class Database:
             while rows := await cursor.fetchmany(batch):
                 for row in rows:
                     yield row
+
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the main file and truncate it (after an erasure, so old page images of the
+        erased rows do not stay in the WAL). False when a reader kept it from completing; it is retried by
+        SQLite's own automatic checkpoints later."""
+        async with self._write_lock, self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+            row = await cursor.fetchone()
+        return row is not None and row[0] == 0
 
     async def schema_version(self) -> int:
         row = await self.fetch_one("PRAGMA user_version")

@@ -73,6 +73,9 @@ async def erase_customer(db: Database, customer_id: int, *, actor: str) -> None:
             details={"already_erased": row["erased_at"] is not None},
             conn=conn,
         )
+    # secure_delete zeroes the freed space in the main file; the WAL still holds the old page images until
+    # a checkpoint has copied the new ones over and truncated it.
+    await db.checkpoint()
 
 
 def _jsonable(value: Any) -> Any:
