@@ -1,0 +1,188 @@
+"""Admin commands: /staff add|remove|list and /export. Admins only — staff and customers get the neutral refusal."""
+
+from __future__ import annotations
+
+import html
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ChatAction
+from telegram.ext import Application, CommandHandler, ContextTypes
+
+from bot.exporting import ExportError, export_answers, parse_export_request
+from bot.handlers.common import user_language
+from bot.handlers.staff import staff_command
+from bot.i18n import Catalogue, translate
+from bot.services import services
+from storage import audit
+from storage import staff as staff_repo
+from storage.db import utcnow
+
+# Telegram refuses documents over 50 MB sent by bots.
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+
+ADMIN: Catalogue = {
+    "staff_usage": {
+        "en": "Use: /staff add &lt;telegram user id&gt; [staff|admin] [name] · /staff remove &lt;user id&gt; · "
+        "/staff list",
+        "es": "Uso: /staff add &lt;id de usuario de Telegram&gt; [staff|admin] [nombre] · "
+        "/staff remove &lt;id&gt; · /staff list",
+    },
+    "bad_user_id": {
+        "en": "“{value}” is not a Telegram user id (a number, e.g. 123456789). The person can get theirs "
+        "from @userinfobot.",
+        "es": "«{value}» no es un id de usuario de Telegram (un número, p. ej. 123456789). La persona puede "
+        "consultarlo en @userinfobot.",
+    },
+    "added": {
+        "en": "✅ {user} is now {role}. They can type /help in the staff chat to see their commands.",
+        "es": "✅ {user} ahora es {role}. Puede escribir /help en el chat del equipo para ver sus comandos.",
+    },
+    "removed": {"en": "✅ {user} is no longer staff.", "es": "✅ {user} ya no forma parte del equipo."},
+    "not_staff": {
+        "en": "{user} was not staff — nothing changed. /staff list shows who is.",
+        "es": "{user} no formaba parte del equipo: no ha cambiado nada. /staff list muestra quién está.",
+    },
+    "config_admin": {
+        "en": "{user} is an admin in the config file (telegram.admin_user_ids); remove them there.",
+        "es": "{user} es administrador en el fichero de configuración (telegram.admin_user_ids); quítalo allí.",
+    },
+    "list_header": {"en": "<b>Staff</b> ({count}):", "es": "<b>Equipo</b> ({count}):"},
+    "list_config": {"en": "· {user} — admin (config)", "es": "· {user} — admin (configuración)"},
+    "list_row": {"en": "· {user} — {role}{name}", "es": "· {user} — {role}{name}"},
+    "list_next": {
+        "en": "Add someone with /staff add &lt;user id&gt; [staff|admin].",
+        "es": "Añade a alguien con /staff add &lt;id&gt; [staff|admin].",
+    },
+    "export_usage": {
+        "en": "Can't export that: {reason}. Use: /export [csv|xlsx|jsonl] [period] [touchpoint], e.g. "
+        "/export xlsx 30d delivery",
+        "es": "No puedo exportar eso: {reason}. Uso: /export [csv|xlsx|jsonl] [periodo] [punto de contacto], "
+        "p. ej. /export xlsx 30d delivery",
+    },
+    "export_caption": {
+        "en": "{rows} answers · {period}{touchpoint}. Recorded in the audit log.",
+        "es": "{rows} respuestas · {period}{touchpoint}. Registrado en el registro de auditoría.",
+    },
+    "export_too_big": {
+        "en": "The file has {rows} answers ({size} MB), over Telegram's 50 MB limit. Use a shorter period, "
+        "or run `momento export` on the server.",
+        "es": "El fichero tiene {rows} respuestas ({size} MB), más que el límite de 50 MB de Telegram. Usa "
+        "un periodo más corto o ejecuta `momento export` en el servidor.",
+    },
+}
+
+
+def _parse_user_id(value: str) -> int | None:
+    try:
+        user_id = int(value)
+    except ValueError:
+        return None
+    return user_id if user_id > 0 else None
+
+
+@staff_command(admin=True)
+async def staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/staff add <user id> [staff|admin] [name] · /staff remove <user id> · /staff list"""
+    message, found, language = update.effective_message, services(context), user_language(update)
+    assert message is not None and update.effective_user is not None
+    actor = update.effective_user.id
+    args = list(context.args or [])
+    action = args[0].lower() if args else "list"
+    if action == "list":
+        members = await staff_repo.list_staff(found.db)
+        config_admins = found.settings.telegram.admin_user_ids
+        lines = [translate(ADMIN, "list_header", language, count=len(config_admins) + len(members))]
+        lines.extend(translate(ADMIN, "list_config", language, user=user) for user in config_admins)
+        for member in members:
+            if member.telegram_user_id in config_admins:
+                continue
+            name = f" · {html.escape(member.display_name)}" if member.display_name else ""
+            lines.append(
+                translate(
+                    ADMIN, "list_row", language, user=member.telegram_user_id, role=member.role, name=name
+                )
+            )
+        lines.extend(["", translate(ADMIN, "list_next", language)])
+        await message.reply_text("\n".join(lines))
+        return
+    if action not in ("add", "remove") or len(args) < 2:
+        await message.reply_text(translate(ADMIN, "staff_usage", language))
+        return
+    user_id = _parse_user_id(args[1])
+    if user_id is None:
+        await message.reply_text(translate(ADMIN, "bad_user_id", language, value=html.escape(args[1][:40])))
+        return
+    if action == "add":
+        role = "staff"
+        rest = args[2:]
+        if rest and rest[0].lower() in ("staff", "admin"):
+            role = rest[0].lower()
+            rest = rest[1:]
+        display_name = " ".join(rest).strip()[:64] or None
+        await staff_repo.add_staff(
+            found.db, user_id, "admin" if role == "admin" else "staff", actor, display_name
+        )
+        await audit.record(
+            found.db,
+            actor=f"telegram:{actor}",
+            action="staff.add",
+            subject=str(user_id),
+            details={"role": role},
+        )
+        await message.reply_text(translate(ADMIN, "added", language, user=user_id, role=role))
+        return
+    if user_id in found.settings.telegram.admin_user_ids:
+        await message.reply_text(translate(ADMIN, "config_admin", language, user=user_id))
+        return
+    if await staff_repo.remove_staff(found.db, user_id):
+        await audit.record(found.db, actor=f"telegram:{actor}", action="staff.remove", subject=str(user_id))
+        await message.reply_text(translate(ADMIN, "removed", language, user=user_id))
+    else:
+        await message.reply_text(translate(ADMIN, "not_staff", language, user=user_id))
+
+
+@staff_command(admin=True)
+async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/export [csv|xlsx|jsonl] [period] [touchpoint]: the answers as a document, audited."""
+    message, found, language = update.effective_message, services(context), user_language(update)
+    assert message is not None and update.effective_user is not None
+    now = utcnow()
+    try:
+        request = parse_export_request(list(context.args or []), found.settings, now=now)
+    except ExportError as exc:
+        await message.reply_text(translate(ADMIN, "export_usage", language, reason=html.escape(str(exc))))
+        return
+    await message.reply_chat_action(ChatAction.UPLOAD_DOCUMENT)
+    with tempfile.TemporaryDirectory(prefix="momento-export-") as folder:
+        destination = Path(folder) / request.filename(now)
+        try:
+            result = await export_answers(
+                found.db, request, destination, actor=f"telegram:{update.effective_user.id}"
+            )
+        except ExportError as exc:
+            await message.reply_text(translate(ADMIN, "export_usage", language, reason=html.escape(str(exc))))
+            return
+        size = destination.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            await message.reply_text(
+                translate(ADMIN, "export_too_big", language, rows=result.rows, size=round(size / 2**20))
+            )
+            return
+        caption = translate(
+            ADMIN,
+            "export_caption",
+            language,
+            rows=result.rows,
+            period=html.escape(request.period.label if request.period else "all"),
+            touchpoint=f" · {request.touchpoint}" if request.touchpoint else "",
+        )
+        with destination.open("rb") as handle:
+            await message.reply_document(handle, filename=destination.name, caption=caption)
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    application.add_handler(CommandHandler("staff", staff))
+    application.add_handler(CommandHandler("export", export))

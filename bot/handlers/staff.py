@@ -1,0 +1,248 @@
+"""Staff commands (/summary, /touchpoints, /journey, /segments, /alerts, /customer, /quotes) and the digest job.
+
+Thin PTB glue: check the user's role (never the chat's), parse, call bot.reports, send text and chart. Anyone
+who is not staff gets the same neutral refusal whatever they asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import Application, CommandHandler, ContextTypes
+
+from bot import digest
+from bot.config import Settings
+from bot.handlers.common import user_language
+from bot.i18n import COMMON, pick_language, translate
+from bot.reports.alerts import open_alert_cards
+from bot.reports.charts import Chart
+from bot.reports.common import Report, ReportError, parse_scope
+from bot.reports.customer import build_customer, render_customer
+from bot.reports.drivers import build_drivers, render_drivers
+from bot.reports.journey import build_journey, render_journey
+from bot.reports.quotes import build_quotes, parse_quote_request, render_quotes
+from bot.reports.segments import build_segments, render_segments
+from bot.reports.summary import build_summary, render_summary
+from bot.reports.texts import REPORTS
+from bot.roles import Role, role_of
+from bot.services import services
+from storage.db import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 4000  # Telegram allows 4096 characters; keep a margin for entities.
+MAX_ALERT_CARDS = 10
+DIGEST_JOB = "momento.digest"
+DIGEST_CHECK_EVERY = timedelta(minutes=1)
+DIGEST_FIRST_CHECK = timedelta(seconds=30)
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+
+async def allowed(update: Update, context: ContextTypes.DEFAULT_TYPE, *, admin: bool = False) -> bool:
+    """The user's role decides; refusals are neutral and identical for every command."""
+    message = update.effective_message
+    found = services(context)
+    user_id = update.effective_user.id if update.effective_user else None
+    role: Role | None = await role_of(found.db, found.settings, user_id)
+    if role == "admin" or (role == "staff" and not admin):
+        return True
+    if message is not None:
+        await message.reply_text(translate(COMMON, "not_allowed", user_language(update)))
+    return False
+
+
+def staff_command(*, admin: bool = False) -> Callable[[Handler], Handler]:
+    def wrap(handler: Handler) -> Handler:
+        async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            if update.effective_message is None or not await allowed(update, context, admin=admin):
+                return
+            try:
+                await handler(update, context)
+            except ReportError as exc:
+                await update.effective_message.reply_text(str(exc))
+
+        guarded.__name__ = handler.__name__
+        guarded.__doc__ = handler.__doc__
+        return guarded
+
+    return wrap
+
+
+def split_message(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split on line breaks (every line is complete HTML) so long reports arrive as several messages."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        if len(line) > limit:
+            line = line[: limit - 1] + "…"
+        if current and len(current) + 1 + len(line) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+async def send_report(message: Message, report: Report) -> None:
+    for chunk in split_message(report.text):
+        await message.reply_text(chunk)
+    if report.chart is not None:
+        await send_chart(message, report.chart)
+
+
+async def send_chart(message: Message, chart: Chart) -> None:
+    await message.reply_photo(chart.png, caption=chart.title[:1024], filename=chart.filename, parse_mode=None)
+
+
+def _args(context: ContextTypes.DEFAULT_TYPE) -> list[str]:
+    return list(context.args or [])
+
+
+@staff_command()
+async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/summary [touchpoint] [period] [tier]"""
+    message, found, language = update.effective_message, services(context), user_language(update)
+    assert message is not None
+    scope = await parse_scope(found.db, found.settings, _args(context), now=utcnow(), language=language)
+    result = await build_summary(found.db, found.settings, scope)
+    report = await asyncio.to_thread(render_summary, result, found.settings, language)
+    await send_report(message, report)
+
+
+@staff_command()
+async def touchpoints(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/touchpoints [period]"""
+    message, found, language = update.effective_message, services(context), user_language(update)
+    assert message is not None
+    scope = await parse_scope(
+        found.db,
+        found.settings,
+        _args(context),
+        now=utcnow(),
+        language=language,
+        allow_touchpoint=False,
+        allow_tier=False,
+    )
+    result = await build_drivers(found.db, found.settings, scope)
+    report = await asyncio.to_thread(render_drivers, result, found.settings, language)
+    await send_report(message, report)
+
+
+@staff_command()
+async def journey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/journey [period]"""
+    message, found, language = update.effective_message, services(context), user_language(update)
+    assert message is not None
+    scope = await parse_scope(
+        found.db,
+        found.settings,
+        _args(context),
+        now=utcnow(),
+        language=language,
+        allow_touchpoint=False,
+        allow_tier=False,
+    )
+    result = await build_journey(found.db, found.settings, scope)
+    report = await asyncio.to_thread(render_journey, result, found.settings, language)
+    await send_report(message, report)
+
+
+@staff_command()
+async def segments(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/segments [period]"""
+    message, found, language = update.effective_message, services(context), user_language(update)
+    assert message is not None
+    scope = await parse_scope(
+        found.db,
+        found.settings,
+        _args(context),
+        now=utcnow(),
+        language=language,
+        allow_touchpoint=False,
+        allow_tier=False,
+    )
+    result = await build_segments(found.db, found.settings, scope)
+    await send_report(message, render_segments(result, found.settings, language))
+
+
+@staff_command()
+async def customer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/customer <external id>"""
+    message, found, language = update.effective_message, services(context), user_language(update)
+    assert message is not None
+    history = await build_customer(found.db, " ".join(_args(context)), language)
+    await send_report(message, render_customer(history, found.settings, language))
+
+
+@staff_command()
+async def quotes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/quotes <touchpoint> [sentiment or emotion] [period]"""
+    message, found, language = update.effective_message, services(context), user_language(update)
+    assert message is not None
+    request = await parse_quote_request(
+        found.db, found.settings, _args(context), now=utcnow(), language=language
+    )
+    result = await build_quotes(found.db, request)
+    await send_report(message, render_quotes(result, found.settings, language))
+
+
+@staff_command()
+async def alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/alerts: open alerts, oldest first, each as its card with the [Acknowledge / Resolve] buttons."""
+    message, found, language = update.effective_message, services(context), user_language(update)
+    assert message is not None
+    cards, total = await open_alert_cards(found.db, found.settings, limit=MAX_ALERT_CARDS)
+    if not cards:
+        await message.reply_text(translate(REPORTS, "alerts_none", language))
+        return
+    more = translate(REPORTS, "alerts_more", language, shown=len(cards)) if total > len(cards) else ""
+    await message.reply_text(translate(REPORTS, "alerts_header", language, count=total, more=more))
+    for card in cards:
+        keyboard = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(b.text, callback_data=b.callback_data) for b in card.buttons]]
+        )
+        await message.reply_text(card.text, reply_markup=keyboard)
+
+
+async def post_digest(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Job: post the digest to the staff chat once it is due (remembered across restarts)."""
+    found = services(context)
+    settings: Settings = found.settings
+    chat_id = settings.telegram.staff_chat_id
+    if chat_id is None:
+        return
+    due = await digest.due_digest(found.db, settings, utcnow())
+    if due is None:
+        return
+    language = pick_language(settings.survey.default_language)
+    text = await digest.digest_text(found.db, settings, due, language)
+    if text is not None:
+        for chunk in split_message(text):
+            await context.bot.send_message(chat_id, chunk)
+    await digest.mark_sent(found.db, due)
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    for name, callback in (
+        ("summary", summary),
+        ("touchpoints", touchpoints),
+        ("journey", journey),
+        ("segments", segments),
+        ("alerts", alerts),
+        ("customer", customer),
+        ("quotes", quotes),
+    ):
+        application.add_handler(CommandHandler(name, callback))
+    settings: Settings = application.bot_data["momento.settings"]
+    if application.job_queue is not None and settings.reports.digest != "off":
+        application.job_queue.run_repeating(
+            post_digest, interval=DIGEST_CHECK_EVERY, first=DIGEST_FIRST_CHECK, name=DIGEST_JOB
+        )

@@ -1,0 +1,596 @@
+"""Staff reports on a hand-seeded database: every figure is computed by hand in the comments."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from bot.config import Settings
+from bot.digest import digest_text, due_digest, mark_sent
+from bot.reports.charts import Chart
+from bot.reports.common import ReportError, Scope, parse_scope
+from bot.reports.customer import build_customer, render_customer
+from bot.reports.drivers import build_drivers, correlation, render_drivers
+from bot.reports.journey import build_journey, render_journey
+from bot.reports.periods import PeriodError, parse_period
+from bot.reports.quotes import build_quotes, parse_quote_request, render_quotes
+from bot.reports.segments import build_segments, render_segments
+from bot.reports.summary import build_summary, render_summary
+from storage.db import Database, to_db_time
+from storage.reports import DriverSums
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+TOUCHPOINTS = [
+    {
+        "key": "store_visit",
+        "names": {"en": "store visit", "es": "visita a la tienda"},
+        "stage": 1,
+        "weight": 1.0,
+    },
+    {"key": "delivery", "names": {"en": "delivery", "es": "entrega"}, "stage": 2, "weight": 1.5},
+    {"key": "support_call", "names": {"en": "support call"}, "stage": 3, "weight": 2.0},
+]
+
+
+def make_settings(tmp_path: Path, **reports: Any) -> Settings:
+    return Settings(
+        storage={"path": str(tmp_path / "reports.db")},
+        survey={"default_timezone": "UTC"},
+        reports={"tier_minimum_csat": {"gold": 0.4, "standard": 0.5}, **reports},
+        touchpoints=TOUCHPOINTS,
+        telegram={"staff_chat_id": -100100, "admin_user_ids": [900]},
+    )
+
+
+class Seeder:
+    """Writes rows straight into the schema (the report code under test must not write its own fixtures)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.customers: dict[str, int] = {}
+        self.touchpoints: dict[str, int] = {}
+        self.surveys: dict[str, int] = {}
+        self.answer_ids: list[int] = []
+
+    async def setup(self) -> None:
+        async with self.db.transaction() as conn:
+            for tp in TOUCHPOINTS:
+                cursor = await conn.execute(
+                    "INSERT INTO touchpoints (key, names, kind, stage, weight, channel, updated_at) "
+                    "VALUES (?, ?, 'direct', ?, ?, 'store', ?)",
+                    (tp["key"], json.dumps(tp["names"]), tp["stage"], tp["weight"], to_db_time(NOW)),
+                )
+                self.touchpoints[str(tp["key"])] = int(cursor.lastrowid or 0)
+            for name, tier in (
+                ("c1", "gold"),
+                ("c2", "gold"),
+                ("c3", "gold"),
+                ("c4", "standard"),
+                ("c5", "standard"),
+                ("c6", "standard"),
+            ):
+                cursor = await conn.execute(
+                    "INSERT INTO customers (external_id, display_name, tier, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (name.upper(), f"Name {name}", tier, to_db_time(NOW), to_db_time(NOW)),
+                )
+                self.customers[name] = int(cursor.lastrowid or 0)
+
+    async def event(self, customer: str, touchpoint: str, at: datetime, amount: float | None = None) -> int:
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO touchpoint_events (external_id, customer_id, touchpoint_id, occurred_at, amount, "
+                "received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    f"ev-{customer}-{touchpoint}-{at.isoformat()}",
+                    self.customers[customer],
+                    self.touchpoints[touchpoint],
+                    to_db_time(at),
+                    amount,
+                    to_db_time(at),
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    async def answer(
+        self,
+        conn: Any,
+        survey_id: int | None,
+        customer: str,
+        touchpoint: str | None,
+        question: str,
+        at: datetime,
+        *,
+        text: str | None = None,
+        rating: int | None = None,
+        score: float | None = None,
+        sentiment: str = "neutral",
+        emotion: str = "neutral",
+    ) -> int:
+        cursor = await conn.execute(
+            "INSERT INTO answers (survey_id, customer_id, touchpoint_id, question, text, rating, language, "
+            "received_at, analysis_state) VALUES (?, ?, ?, ?, ?, ?, 'en', ?, ?)",
+            (
+                survey_id,
+                self.customers[customer],
+                self.touchpoints[touchpoint] if touchpoint else None,
+                question,
+                text,
+                rating,
+                to_db_time(at),
+                "not_applicable" if score is None else "done",
+            ),
+        )
+        answer_id = int(cursor.lastrowid or 0)
+        self.answer_ids.append(answer_id)
+        if score is not None:
+            scores = {"negative": 0.0, "neutral": 0.0, "positive": 0.0}
+            scores[sentiment] = 0.9
+            cursor = await conn.execute(
+                "INSERT INTO analyses (answer_id, model_id, model_version, sentiment, sentiment_scores, "
+                "sentiment_score, emotion, emotion_scores, analysed_at) VALUES (?, 'test', '1', ?, ?, ?, ?, ?, ?)",
+                (
+                    answer_id,
+                    sentiment,
+                    json.dumps(scores),
+                    score,
+                    emotion,
+                    json.dumps({emotion: 0.8}),
+                    to_db_time(at),
+                ),
+            )
+            await conn.execute(
+                "UPDATE answers SET current_analysis_id = ? WHERE id = ?", (cursor.lastrowid, answer_id)
+            )
+        return answer_id
+
+    async def survey(
+        self,
+        name: str,
+        customer: str,
+        touchpoint: str,
+        at: datetime,
+        *,
+        rating: int | None = None,
+        experience: float | None = None,
+        expectation: float | None = None,
+        sentiment: str = "neutral",
+        emotion: str = "neutral",
+        text: str = "fine",
+        amount: float | None = None,
+    ) -> int:
+        event_id = await self.event(customer, touchpoint, at, amount)
+        completed = rating is not None
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO surveys (customer_id, event_id, touchpoint_id, kind, status, scheduled_at, invited_at, "
+                "completed_at, created_at) VALUES (?, ?, ?, 'touchpoint', ?, ?, ?, ?, ?)",
+                (
+                    self.customers[customer],
+                    event_id,
+                    self.touchpoints[touchpoint],
+                    "completed" if completed else "expired",
+                    to_db_time(at),
+                    to_db_time(at + timedelta(hours=1)),
+                    to_db_time(at + timedelta(hours=2)) if completed else None,
+                    to_db_time(at),
+                ),
+            )
+            survey_id = int(cursor.lastrowid or 0)
+            answered = at + timedelta(hours=2)
+            if completed:
+                await self.answer(
+                    conn,
+                    survey_id,
+                    customer,
+                    touchpoint,
+                    "expectation",
+                    answered,
+                    text="I expected it quick",
+                    score=expectation,
+                    sentiment="neutral",
+                )
+                await self.answer(
+                    conn,
+                    survey_id,
+                    customer,
+                    touchpoint,
+                    "experience",
+                    answered,
+                    text=text,
+                    score=experience,
+                    sentiment=sentiment,
+                    emotion=emotion,
+                )
+                await self.answer(conn, survey_id, customer, touchpoint, "rating", answered, rating=rating)
+        self.surveys[name] = survey_id
+        return survey_id
+
+    async def alert(
+        self, survey: str, customer: str, touchpoint: str, created: datetime, resolved: datetime | None = None
+    ) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO alerts (survey_id, customer_id, touchpoint_id, reason, severity, status, created_at, "
+                "resolved_at) VALUES (?, ?, ?, 'low_rating', 'high', ?, ?, ?)",
+                (
+                    self.surveys[survey],
+                    self.customers[customer],
+                    self.touchpoints[touchpoint],
+                    "resolved" if resolved else "open",
+                    to_db_time(created),
+                    to_db_time(resolved) if resolved else None,
+                ),
+            )
+
+
+def days(n: float) -> datetime:
+    return NOW - timedelta(days=n)
+
+
+async def seed_known(db: Database) -> Seeder:
+    """The dataset every figure below is computed from (period: the 30 days before NOW)."""
+    seed = Seeder(db)
+    await seed.setup()
+    # Customer journeys: c1 store_visit -> delivery; c4 store_visit (not surveyed) -> delivery; c3 stops.
+    await seed.survey(
+        "S5",
+        "c1",
+        "store_visit",
+        days(12),
+        rating=3,
+        experience=0.0,
+        expectation=0.0,
+        sentiment="neutral",
+        emotion="neutral",
+        text="It was ok",
+        amount=20.0,
+    )
+    await seed.survey(
+        "S1",
+        "c1",
+        "delivery",
+        days(10),
+        rating=5,
+        experience=0.8,
+        expectation=0.2,
+        sentiment="positive",
+        emotion="joy",
+        text="Fast and friendly",
+        amount=50.0,
+    )
+    await seed.survey(
+        "S6",
+        "c3",
+        "store_visit",
+        days(8),
+        rating=1,
+        experience=-0.9,
+        expectation=0.3,
+        sentiment="negative",
+        emotion="anger",
+        text="Nobody helped me at all",
+    )
+    await seed.survey(
+        "S2",
+        "c2",
+        "delivery",
+        days(7),
+        rating=4,
+        experience=0.4,
+        expectation=0.6,
+        sentiment="positive",
+        emotion="joy",
+        text="Good, a bit late",
+    )
+    await seed.event("c4", "store_visit", days(6))
+    await seed.survey(
+        "S3",
+        "c4",
+        "delivery",
+        days(5),
+        rating=2,
+        experience=-0.7,
+        expectation=0.5,
+        sentiment="negative",
+        emotion="anger",
+        text="<b>Late</b> & broken =SUM(A1)",
+    )
+    await seed.survey("S4", "c5", "delivery", days(3))  # invited, never answered
+    # The previous 30 days: one happy delivery.
+    await seed.survey(
+        "S7",
+        "c6",
+        "delivery",
+        days(40),
+        rating=5,
+        experience=0.5,
+        expectation=0.5,
+        sentiment="positive",
+        emotion="joy",
+        text="Perfect",
+    )
+    await seed.alert("S3", "c4", "delivery", days(1))
+    await seed.alert("S6", "c3", "store_visit", days(10), days(10) + timedelta(hours=2))
+    await seed.alert("S5", "c1", "store_visit", days(5), days(5) + timedelta(hours=4))
+    return seed
+
+
+@pytest.fixture
+async def seeded(tmp_path: Path) -> Any:
+    settings = make_settings(tmp_path)
+    db = await Database.open(settings.storage.path)
+    seed = await seed_known(db)
+    try:
+        yield db, settings, seed
+    finally:
+        await db.close()
+
+
+def scope(settings: Settings, text: str | None = None, **kwargs: Any) -> Scope:
+    return Scope(period=parse_period(text, now=NOW, timezone=settings.survey.default_timezone), **kwargs)
+
+
+def assert_png(chart: Chart | None, title: str) -> None:
+    assert chart is not None
+    assert chart.png.startswith(b"\x89PNG\r\n\x1a\n")
+    image = Image.open(io.BytesIO(chart.png))
+    image.load()
+    assert image.info["Title"] == title
+    assert chart.title == title
+    assert image.size[0] > 300
+
+
+async def test_summary_of_all_touchpoints_gives_the_hand_computed_figures(seeded: Any) -> None:
+    db, settings, _ = seeded
+    report = render_summary(await build_summary(db, settings, scope(settings)), settings, "en")
+    text = report.text
+    # 6 invited in the period (S1–S6), 5 completed; the previous period completed 1 (+400%).
+    assert "Responses: <b>5</b> of 6 invited (83.3%) ▲ +400.0%" in text
+    # Ratings 3, 5, 1, 4, 2: two of five are 4–5; mean 3.0; previous period 100% -> −60 points.
+    assert "CSAT (4–5): <b>40.0%</b> of 5 ratings · mean 3.0/5 ▼ −60.0 pts" in text
+    # Experience scores 0.0, 0.8, −0.9, 0.4, −0.7: net −0.08; previous +0.50 -> ▼ −0.58.
+    assert "Sentiment: 😊 40.0% · 😐 20.0% · 😞 40.0% · net <b>−0.08</b> ▼ −0.58" in text
+    assert "Top emotions: anger 2, joy 2" in text
+    # Gaps 0.0, 0.6, −1.2, −0.2, −1.2 -> −0.40 (previous 0.00).
+    assert "Expectation → experience gap: <b>−0.40</b> over 5 surveys ▼ −0.40" in text
+    # One open alert; resolved in 2 h and 4 h -> median 3 h.
+    assert "Alerts: <b>1</b> open · median time to resolve 3h 00m" in text
+    assert "1. delivery: 66.7% · 3 · +0.17" in text
+    assert "2. store visit: 0.0% · 2 · −0.45" in text
+    assert "/summary store_visit 30d" in text  # what to do next: the weakest touchpoint
+    assert_png(report.chart, "CSAT by touchpoint · 30d")
+
+
+async def test_summary_of_one_touchpoint_and_one_tier(seeded: Any) -> None:
+    db, settings, _ = seeded
+    delivery = render_summary(
+        await build_summary(db, settings, scope(settings, touchpoint="delivery")), settings, "en"
+    )
+    assert "Responses: <b>3</b> of 4 invited (75.0%)" in delivery.text
+    assert "CSAT (4–5): <b>66.7%</b> of 3 ratings · mean 3.7/5 ▼ −33.3 pts" in delivery.text
+    assert "gap: <b>−0.27</b> over 3 surveys" in delivery.text
+    assert_png(delivery.chart, "Ratings · delivery · 30d")
+    gold = render_summary(await build_summary(db, settings, scope(settings, tier="gold")), settings, "en")
+    # Gold customers c1, c2, c3 rated 3, 5, 1, 4.
+    assert "CSAT (4–5): <b>50.0%</b> of 4 ratings · mean 3.2/5" in gold.text
+    assert "all touchpoints, tier gold" in gold.text
+
+
+async def test_summary_in_spanish_uses_decimal_commas(seeded: Any) -> None:
+    db, settings, _ = seeded
+    report = render_summary(await build_summary(db, settings, scope(settings)), settings, "es")
+    assert "Respuestas: <b>5</b> de 6 invitados (83,3 %)" in report.text
+    assert "1. entrega: 66,7 % · 3 · +0,17" in report.text
+
+
+async def test_empty_period_says_what_to_try(seeded: Any) -> None:
+    db, settings, _ = seeded
+    period = scope(settings, "2020-01-01..2020-01-31")
+    report = render_summary(await build_summary(db, settings, period), settings, "en")
+    assert "No answers in this period yet" in report.text
+    assert report.chart is None
+
+
+async def test_segments_flag_the_tier_below_its_minimum(seeded: Any) -> None:
+    db, settings, _ = seeded
+    text = render_segments(await build_segments(db, settings, scope(settings)), settings, "en").text
+    # standard: only c4 rated (2) -> 0.0% < 50.0%; gold: 50.0% >= 40.0%.
+    assert "🔴 <b>standard</b>: CSAT 0.0% (minimum 50.0%) · 1 ratings · mean 2.0/5 · net −0.70" in text
+    assert "🟢 <b>gold</b>: CSAT 50.0% (minimum 40.0%) · 4 ratings · mean 3.2/5 · net +0.08" in text
+    assert "Below the minimum: standard" in text
+    assert text.index("standard") < text.index("gold")
+
+
+async def test_journey_counts_transitions_negative_turns_and_dropouts(seeded: Any) -> None:
+    db, settings, _ = seeded
+    journey = await build_journey(db, settings, scope(settings))
+    report = render_journey(journey, settings, "en")
+    # c1 and c4 went store visit -> delivery; c4's delivery was negative after an unsurveyed visit.
+    assert "· store visit → delivery: 2 · 50.0%" in report.text
+    # Store visits: c1, c3, c4 -> c3 went nowhere. Deliveries: c1, c2, c4, c5 -> none went further.
+    assert "· after store visit: 33.3% of 3" in report.text
+    assert "· after delivery: 100.0% of 4" in report.text
+    assert_png(report.chart, "Journey transitions · 30d")
+
+
+async def test_touchpoints_report_gaps_comebacks_and_amounts(seeded: Any) -> None:
+    db, settings, _ = seeded
+    result = await build_drivers(db, settings, scope(settings))
+    # Fewer than five customers per touchpoint: correlations are not ranked, but listed.
+    assert [d.key for d in result.drivers] == ["delivery", "store_visit"]
+    assert all(d.impact is None for d in result.drivers)
+    assert result.gaps == [
+        ("store_visit", pytest.approx(-0.6), 2),
+        ("delivery", pytest.approx(-0.8 / 3), 3),
+    ]
+    text = render_drivers(result, settings, "en").text
+    assert "· store visit: −0.60 over 2 surveys" in text
+    # c1's neutral store visit was followed by the delivery (a comeback); the negative one (c3) was not.
+    outcomes = {o.key: o for o in result.outcomes}
+    assert outcomes["store_visit"].negative_comeback == 0.0
+    assert outcomes["delivery"].positive_comeback == 0.0
+    assert outcomes["delivery"].positive_amount == pytest.approx(50.0)
+    assert (
+        "· delivery: after a positive experience 0.0% (n=2) came back, after a negative one 0.0% (n=1)"
+        in text
+    )
+
+
+def test_key_driver_correlation_and_weight() -> None:
+    # x = (1, 2, 3, 4, 5), y = (2, 4, 6, 8, 10): r = 1; y reversed: r = −1.
+    xs, ys = [1.0, 2, 3, 4, 5], [2.0, 4, 6, 8, 10]
+    sums = DriverSums(
+        1,
+        5,
+        sum(xs),
+        sum(ys),
+        sum(x * x for x in xs),
+        sum(y * y for y in ys),
+        sum(x * y for x, y in zip(xs, ys, strict=True)),
+    )
+    assert correlation(sums) == pytest.approx(1.0)
+    flipped = DriverSums(
+        1,
+        5,
+        sum(xs),
+        sum(ys),
+        sum(x * x for x in xs),
+        sum(y * y for y in ys),
+        sum(x * y for x, y in zip(xs, reversed(ys), strict=True)),
+    )
+    assert correlation(flipped) == pytest.approx(-1.0)
+    assert correlation(DriverSums(1, 4, 1, 1, 1, 1, 1)) is None
+
+
+async def test_key_drivers_rank_by_correlation_times_weight(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    async with await Database.open(settings.storage.path) as db:
+        seed = Seeder(db)
+        await seed.setup()
+        # Five customers (c1..c5): delivery experience tracks their rating exactly (r = 1, weight 1.5);
+        # store visit experience runs against it (r = −1, weight 1).
+        for i, name in enumerate(["c1", "c2", "c3", "c4", "c5"]):
+            rating = i + 1
+            score = -1 + i * 0.5
+            await seed.survey(
+                f"d{i}",
+                name,
+                "delivery",
+                days(5),
+                rating=rating,
+                experience=score,
+                expectation=0.0,
+                sentiment="neutral",
+            )
+            await seed.survey(
+                f"s{i}",
+                name,
+                "store_visit",
+                days(6),
+                rating=rating,
+                experience=-score,
+                expectation=0.0,
+                sentiment="neutral",
+            )
+        result = await build_drivers(db, settings, scope(settings))
+        assert [(d.key, round(d.impact or 0, 6)) for d in result.drivers] == [
+            ("delivery", 1.5),
+            ("store_visit", -1.0),
+        ]
+        report = render_drivers(result, settings, "en")
+        assert "1. delivery: impact <b>+1.50</b> (r +1.00 × weight 1.5, 5 customers)" in report.text
+        assert "Next: improve delivery first" in report.text
+        assert_png(report.chart, "Key drivers of satisfaction · 30d")
+
+
+async def test_quotes_are_the_most_telling_and_escaped(seeded: Any) -> None:
+    db, settings, _ = seeded
+    request = await parse_quote_request(db, settings, ["delivery", "negative"], now=NOW, language="en")
+    text = render_quotes(await build_quotes(db, request), settings, "en").text
+    assert "“&lt;b&gt;Late&lt;/b&gt; &amp; broken =SUM(A1)”" in text
+    assert "Fast and friendly" not in text
+    by_emotion = await parse_quote_request(db, settings, ["delivery", "joy"], now=NOW, language="en")
+    text = render_quotes(await build_quotes(db, by_emotion), settings, "en").text
+    assert "Fast and friendly" in text and "Good, a bit late" in text and "Late" not in text.split("“")[0]
+    with pytest.raises(ReportError, match="neither a sentiment"):
+        await parse_quote_request(db, settings, ["delivery", "furious"], now=NOW, language="en")
+    with pytest.raises(ReportError, match="Which touchpoint"):
+        await parse_quote_request(db, settings, [], now=NOW, language="en")
+
+
+async def test_customer_history_shows_answers_and_alerts(seeded: Any) -> None:
+    db, settings, _ = seeded
+    text = render_customer(await build_customer(db, "C4", "en"), settings, "en").text
+    assert "<b>Customer C4</b> · Name c4" in text
+    assert "Tier standard" in text and "2 touchpoint events" in text
+    assert "“&lt;b&gt;Late&lt;/b&gt; &amp; broken =SUM(A1)” (negative, anger)" in text
+    assert "rating ★★ 2/5" in text
+    assert "low_rating (high) — open" in text
+    with pytest.raises(ReportError, match="No customer has the id “nobody”"):
+        await build_customer(db, "nobody", "en")
+
+
+async def test_arguments_in_any_order_and_clear_errors(seeded: Any) -> None:
+    db, settings, _ = seeded
+    parsed = await parse_scope(db, settings, ["gold", "7d", "delivery"], now=NOW, language="en")
+    assert (parsed.touchpoint, parsed.tier, parsed.period.start) == (
+        "delivery",
+        "gold",
+        NOW - timedelta(days=7),
+    )
+    with pytest.raises(ReportError, match="I don't understand “bogus”"):
+        await parse_scope(db, settings, ["bogus"], now=NOW, language="en")
+    with pytest.raises(ReportError, match="does not exist"):
+        await parse_scope(db, settings, ["2026-02-30..2026-03-01"], now=NOW, language="en")
+
+
+def test_periods() -> None:
+    month = parse_period("this-month", now=NOW, timezone="Europe/Madrid")
+    assert month.start == datetime(2026, 10, 31, 23, 0, tzinfo=UTC)  # 1 Nov, local midnight (UTC+1)
+    assert month.end == NOW
+    span = parse_period("2026-01-01..2026-01-31", now=NOW, timezone="UTC")
+    assert (span.start, span.end) == (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
+    assert span.previous().start == datetime(2025, 12, 1, tzinfo=UTC)
+    assert parse_period(None, now=NOW, timezone="UTC").length == timedelta(days=30)
+    for bad in ("0d", "yesterday", "2026-02-01..2026-01-01"):
+        with pytest.raises(PeriodError):
+            parse_period(bad, now=NOW, timezone="UTC")
+
+
+async def test_digest_is_due_once_per_day_and_survives_restarts(seeded: Any) -> None:
+    db, settings, _ = seeded
+    daily = settings.model_copy(update={"reports": settings.reports.model_copy(update={"digest": "daily"})})
+    before = datetime(2026, 11, 19, 8, 0, tzinfo=UTC)  # 08:00 < 08:30
+    assert await due_digest(db, daily, before) is None
+    at = datetime(2026, 11, 19, 8, 31, tzinfo=UTC)
+    due = await due_digest(db, daily, at)
+    assert due is not None and due.key == "daily:2026-11-19"
+    text = await digest_text(db, daily, due)
+    # 18 Nov (NOW − 6 d) holds only c4's store visit, which was not surveyed: nothing to say.
+    assert text is None
+    await mark_sent(db, due)
+    assert await due_digest(db, daily, at + timedelta(hours=3)) is None
+    next_day = await due_digest(db, daily, at + timedelta(days=1))
+    assert next_day is not None and next_day.key == "daily:2026-11-20"
+
+
+async def test_weekly_digest_summarises_last_week(seeded: Any) -> None:
+    db, settings, _ = seeded
+    weekly = settings.model_copy(update={"reports": settings.reports.model_copy(update={"digest": "weekly"})})
+    monday = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    due = await due_digest(db, weekly, monday)
+    assert due is not None and due.key == "weekly:2026-W48"
+    assert (due.period.start, due.period.end) == (datetime(2026, 11, 16, tzinfo=UTC), monday.replace(hour=0))
+    text = await digest_text(db, weekly, due)
+    # Week of 16–22 Nov: S6 (16 Nov, rating 1), S2 (17 Nov, 4), S3 (19 Nov, 2); S4 (21 Nov) unanswered.
+    assert text is not None
+    assert text.startswith("<b>📅 Weekly digest</b>")
+    assert "Responses: <b>3</b> of 4 invited (75.0%)" in text
+    assert "CSAT (4–5): <b>33.3%</b> of 3 ratings · mean 2.3/5" in text
