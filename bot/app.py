@@ -15,7 +15,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
 from bot.config import Settings
-from bot.handlers import common
+from bot.handlers import admin, common, staff
 from bot.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
 from bot.services import BOT_DATA_KEY, Services, services
 from sentiment import Classifier, open_classifier
@@ -57,6 +57,8 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
 def _register_handlers(application: MomentoApplication) -> None:
     # Feature modules register in order; the catch-all for unknown commands comes last.
     common.register(application)
+    staff.register(application)
+    admin.register(application)
     common.register_fallbacks(application)
     application.add_error_handler(common.on_error)
 

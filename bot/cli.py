@@ -119,6 +119,9 @@ def check_config(state: CliState) -> None:
 def _register_feature_commands() -> None:
     """Commands that live with their features; imported lazily so `momento --help` stays fast."""
     # Each feature module adds its command(s) here with one line.
+    from bot.cli_export import export_command  # light: heavy imports happen when the command runs
+
+    main.add_command(export_command)
 
 
 _register_feature_commands()
