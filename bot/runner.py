@@ -1,13 +1,25 @@
-"""Running the bot for real: long polling, or webhook through Momento's own HTTP server."""
+"""Running the bot for real: long polling, or webhook through Momento's own HTTP server.
+
+With the HTTP server enabled (the default) the ingestion API runs next to the bot in the same event loop, so
+both share one database connection pair and one writer lock; in webhook mode the same server also receives
+Telegram's updates (PTB's custom-webhook pattern).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
+from collections.abc import Callable
+from typing import Any
 
-from bot.app import build_application
-from bot.config import Settings
+from bot.app import MomentoApplication, build_application
+from bot.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
 def configure_logging(settings: Settings) -> None:
@@ -20,7 +32,99 @@ def configure_logging(settings: Settings) -> None:
 
 
 def run_polling(settings: Settings) -> None:
-    """Blocks until SIGINT/SIGTERM; PTB owns the event loop and the signals here."""
+    """Blocks until SIGINT/SIGTERM; serves the ingestion API alongside when server.enabled."""
     application = build_application(settings)
     log.info("Momento starting (long polling against %s)", settings.telegram.base_url)
-    application.run_polling(allowed_updates=["message", "edited_message", "callback_query"])
+    if not settings.server.enabled:
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        return
+    asyncio.run(_until_signalled(settings, application, webhook=False))
+
+
+def webhook_settings(settings: Settings) -> Settings:
+    """*settings* switched to webhook mode, or ConfigError naming what webhook mode still needs."""
+    if not settings.server.enabled:
+        raise ConfigError("webhook mode needs the HTTP server: set server.enabled = true")
+    if not settings.webhook.public_url:
+        raise ConfigError("webhook mode needs webhook.public_url (the HTTPS URL Telegram posts to)")
+    secret = settings.webhook.secret_token
+    if secret is None or not secret.get_secret_value():
+        raise ConfigError("webhook mode needs MOMENTO_WEBHOOK__SECRET_TOKEN (1-256 of A-Z a-z 0-9 _ -)")
+    telegram = settings.telegram.model_copy(update={"mode": "webhook"})
+    return settings.model_copy(update={"telegram": telegram})
+
+
+def run_webhook(settings: Settings) -> None:
+    """Blocks until SIGINT/SIGTERM; Telegram posts updates to webhook.public_url, proxied to our server."""
+    import click
+
+    try:
+        settings = webhook_settings(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    application = build_application(settings)
+    log.info("Momento starting (webhook at %s)", settings.webhook.public_url)
+    asyncio.run(_until_signalled(settings, application, webhook=True))
+
+
+async def _until_signalled(settings: Settings, application: MomentoApplication, *, webhook: bool) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl+C still raises KeyboardInterrupt
+            loop.add_signal_handler(signum, stop.set)
+    await serve(settings, application, webhook=webhook, stop=stop)
+
+
+async def serve(
+    settings: Settings,
+    application: MomentoApplication,
+    *,
+    webhook: bool,
+    stop: asyncio.Event,
+    ready: Callable[[str], Any] | None = None,
+) -> None:
+    """Run the bot and the HTTP server until *stop* is set; *ready* gets the server's base URL.
+
+    Start-up and shut-down follow PTB's own run_polling/run_webhook order (initialize, post_init, start;
+    stop, post_stop, shutdown, post_shutdown), so the composition root's hooks behave exactly as there.
+    """
+    from bot.server import create_app, serving
+    from bot.services import services
+
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        api = create_app(
+            settings,
+            services(application).db,
+            bot_username=lambda: application.bot.username,
+            updates=application if webhook else None,
+        )
+        async with serving(api, settings.server.host, settings.server.port) as (_, base_url):
+            log.info("HTTP server listening on %s (API docs at %s/docs)", base_url, base_url)
+            await application.start()
+            try:
+                if webhook:
+                    secret = settings.webhook.secret_token
+                    await application.bot.set_webhook(
+                        url=str(settings.webhook.public_url),
+                        secret_token=secret.get_secret_value() if secret else None,
+                        allowed_updates=ALLOWED_UPDATES,
+                    )
+                elif application.updater is not None:
+                    await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+                if ready is not None:
+                    ready(base_url)
+                await stop.wait()
+            finally:
+                if application.updater is not None and application.updater.running:
+                    await application.updater.stop()
+                await application.stop()
+                if application.post_stop is not None:
+                    await application.post_stop(application)
+    finally:
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
