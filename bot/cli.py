@@ -122,6 +122,10 @@ def _register_feature_commands() -> None:
     from bot.cli_export import export_command  # light: heavy imports happen when the command runs
 
     main.add_command(export_command)
+    from bot.cli_ingest import import_group, link_command  # ingest: CSV import and deep links
+
+    main.add_command(import_group)
+    main.add_command(link_command)
 
 
 _register_feature_commands()
