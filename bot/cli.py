@@ -64,14 +64,23 @@ def run(state: CliState, webhook: bool) -> None:
         settings.require_token()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    from telegram.error import InvalidToken
+
     runner.configure_logging(settings)
-    if webhook or settings.telegram.mode == "webhook":
-        run_webhook = getattr(runner, "run_webhook", None)
-        if run_webhook is None:
-            raise click.ClickException("webhook mode is not available in this build")
-        run_webhook(settings)
-    else:
-        runner.run_polling(settings)
+    try:
+        if webhook or settings.telegram.mode == "webhook":
+            run_webhook = getattr(runner, "run_webhook", None)
+            if run_webhook is None:
+                raise click.ClickException("webhook mode is not available in this build")
+            run_webhook(settings)
+        else:
+            runner.run_polling(settings)
+    except InvalidToken:
+        # PTB's own message quotes the token; never print it.
+        raise click.ClickException(
+            f"telegram.token was refused by the Bot API at {settings.telegram.base_url} "
+            "(check MOMENTO_TELEGRAM__TOKEN)"
+        ) from None
 
 
 @main.command()
