@@ -15,7 +15,8 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
 from bot.config import Settings
-from bot.handlers import admin, common, staff
+from bot.handlers import admin, common, customer, staff
+from bot.handlers import conversation as conversation_wiring
 from bot.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
 from bot.services import BOT_DATA_KEY, Services, services
 from sentiment import Classifier, open_classifier
@@ -57,6 +58,7 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
 def _register_handlers(application: MomentoApplication) -> None:
     # Feature modules register in order; the catch-all for unknown commands comes last.
     common.register(application)
+    customer.register(application)
     staff.register(application)
     admin.register(application)
     common.register_fallbacks(application)
@@ -76,10 +78,12 @@ async def _post_init(application: MomentoApplication) -> None:
     application.bot_data[BOT_DATA_KEY] = Services(
         settings=settings, db=db, classifier=classifier, owns_classifier=lent is None
     )
+    conversation_wiring.open_conversation(application)
     await _set_command_menus(application, settings)
 
 
 async def _post_shutdown(application: MomentoApplication) -> None:
+    conversation_wiring.close_conversation(application)
     found = application.bot_data.pop(BOT_DATA_KEY, None)
     if not isinstance(found, Services):
         return

@@ -141,6 +141,20 @@ async def claim_due_invitations(db: Database, *, now: datetime, lease: timedelta
     return sorted((_rows.survey(row) for row in rows), key=lambda survey: (survey.scheduled_at, survey.id))
 
 
+async def claim_survey(db: Database, survey_id: int, *, now: datetime) -> bool:
+    """Take one scheduled survey for sending now (a deep link named its event); False if a tick has it."""
+    async with db.transaction() as conn:
+        return (
+            await _rows.changed(
+                conn,
+                """UPDATE surveys SET claimed_at = ?, attempts = attempts + 1
+                   WHERE id = ? AND status = 'scheduled' AND claimed_at IS NULL""",
+                (to_db_time(now), survey_id),
+            )
+            == 1
+        )
+
+
 async def acknowledge_invitation(
     db: Database,
     survey_id: int,

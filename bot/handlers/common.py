@@ -1,8 +1,7 @@
-"""/start and /help, the polite answer to unknown commands, and the error handler that keeps the bot alive."""
+"""/help, the polite answer to unknown commands, and the error handler that keeps the bot alive."""
 
 from __future__ import annotations
 
-import html
 import logging
 from typing import Any
 
@@ -18,20 +17,9 @@ from bot.services import services
 log = logging.getLogger(__name__)
 
 
-
 def user_language(update: Update) -> str:
     user = update.effective_user
     return pick_language(user.language_code if user else None)
-
-
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message = update.effective_message
-    if message is None:
-        return
-    user = update.effective_user
-    name = html.escape(user.first_name) if user and user.first_name else ""
-    company = html.escape(context.bot.first_name or "us")
-    await message.reply_text(translate(COMMON, "welcome", user_language(update), name=name, company=company))
 
 
 async def show_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -94,7 +82,6 @@ def _update_kind(update: Update) -> str:
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", show_help))
 
 

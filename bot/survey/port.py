@@ -76,7 +76,7 @@ class Messenger(Protocol):
         ...
 
     async def edit(
-        self, chat_id: int, message_id: int, text: str, buttons: tuple[tuple[Button, ...], ...]
+        self, chat_id: int, message_id: int, text: str | None, buttons: tuple[tuple[Button, ...], ...]
     ) -> None:
-        """Replace a sent message's text and buttons (e.g. remove the buttons once pressed)."""
+        """Replace a sent message's buttons, and its text unless *text* is None."""
         ...

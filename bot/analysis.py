@@ -1,0 +1,72 @@
+"""Classifying answers as they arrive, and again later for those the model could not read.
+
+An answer is stored before it is classified, so a model failure never loses it: the answer is marked
+``failed`` and a periodic retry (and ``momento reanalyse``) picks it up once the model works again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from sentiment import Analysis, ClassificationError, Classifier
+from storage import answers as answer_repo
+from storage.db import Database
+from storage.models import Answer
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+
+
+async def analyse_answers(
+    db: Database, classifier: Classifier, answers: Sequence[Answer]
+) -> dict[int, Analysis]:
+    """Classify and store; returns the analyses by answer id (empty for answers the model failed on)."""
+    readable = [answer for answer in answers if answer.text and answer.text.strip()]
+    if not readable:
+        return {}
+    try:
+        results = await classifier.analyse([a.text or "" for a in readable], [a.language for a in readable])
+    except ClassificationError as exc:
+        log.warning("classifier failed on %d answer(s); kept for retry: %s", len(readable), exc)
+        for answer in readable:
+            await answer_repo.mark_analysis_failed(db, answer.id)
+        return {}
+    found: dict[int, Analysis] = {}
+    for answer, analysis in zip(readable, results, strict=True):
+        await answer_repo.save_analysis(db, answer.id, analysis)
+        found[answer.id] = analysis
+    return found
+
+
+async def retry_pending(db: Database, classifier: Classifier, *, limit: int = 200) -> int:
+    """One pass over pending and failed answers; returns how many were analysed now."""
+    waiting = await answer_repo.answers_needing_analysis(db, limit, max_attempts=MAX_ATTEMPTS)
+    done = 0
+    for start in range(0, len(waiting), 32):
+        done += len(await analyse_answers(db, classifier, waiting[start : start + 32]))
+    return done
+
+
+async def reanalyse_all(
+    db: Database,
+    classifier: Classifier,
+    *,
+    batch: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[int, int]:
+    """Read every answer the current model has not read yet (after a model upgrade or an outage).
+
+    Returns (analysed, still failing)."""
+    ids = await answer_repo.all_answer_ids_for_reanalysis(db, classifier.model_id, classifier.model_version)
+    analysed = failed = 0
+    for start in range(0, len(ids), batch):
+        chunk = [await answer_repo.get_answer(db, answer_id) for answer_id in ids[start : start + batch]]
+        present = [answer for answer in chunk if answer is not None]
+        done = await analyse_answers(db, classifier, present)
+        analysed += len(done)
+        failed += len(present) - len(done)
+        if progress is not None:
+            progress(min(start + batch, len(ids)), len(ids))
+    return analysed, failed
