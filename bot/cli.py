@@ -135,6 +135,9 @@ def _register_feature_commands() -> None:
 
     main.add_command(import_group)
     main.add_command(link_command)
+    from bot.cli_reanalyse import reanalyse_command  # conversation: classify unanalysed answers
+
+    main.add_command(reanalyse_command)
 
 
 _register_feature_commands()
