@@ -1,0 +1,112 @@
+"""Staff and admin commands through the real Application and the Bot API emulator."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from bot.config import Settings
+from storage import staff as staff_repo
+from storage.db import Database
+from tests.conftest import ADMIN_USER_ID, STAFF_CHAT_ID, AppRunner, SettingsFactory
+from tests.fakes.bot_api import BotApiEmulator
+from tests.unit.test_reports import TOUCHPOINTS, seed_known
+
+pytestmark = pytest.mark.slow  # lends the real classifier to the Application
+
+CUSTOMER_ID = 42
+STAFF_ID = 500
+STAFF_COMMANDS = ["summary", "touchpoints", "journey", "segments", "alerts", "customer", "quotes"]
+ADMIN_COMMANDS = ["export", "staff"]
+REFUSAL = "Sorry, that is not available."
+
+
+@pytest.fixture
+async def staff_bot(
+    running_app: AppRunner, settings_factory: SettingsFactory, classifier: Any
+) -> tuple[Settings, Any]:
+    settings = settings_factory(
+        touchpoints=TOUCHPOINTS,
+        survey={"default_timezone": "UTC"},
+        reports={"tier_minimum_csat": {"gold": 0.4, "standard": 0.5}, "digest": "off"},
+    )
+    async with await Database.open(settings.storage.path) as db:
+        await seed_known(db)
+        await staff_repo.add_staff(db, STAFF_ID, "staff", ADMIN_USER_ID)
+    app = await running_app(settings, classifier=classifier)
+    return settings, app
+
+
+async def ask(bot_api: BotApiEmulator, user_id: int, command: str, *args: str, language: str = "en") -> Any:
+    mark = len(bot_api.calls)
+    bot_api.user(user_id, "Sam", language_code=language).send_command(command, *args)
+    return await bot_api.wait_for_message(user_id, after=mark)
+
+
+async def test_customers_are_refused_every_staff_and_admin_command(
+    bot_api: BotApiEmulator, staff_bot: Any
+) -> None:
+    for command in STAFF_COMMANDS + ADMIN_COMMANDS:
+        reply = await ask(bot_api, CUSTOMER_ID, command, "all")
+        assert reply.plain_text == REFUSAL, command
+    # The role of the user decides, not the chat: a customer writing in the staff chat is refused too.
+    mark = len(bot_api.calls)
+    bot_api.user(CUSTOMER_ID, "Sam").send_command("summary", chat_id=STAFF_CHAT_ID)
+    reply = await bot_api.wait_for_message(STAFF_CHAT_ID, after=mark)
+    assert reply.plain_text == REFUSAL
+
+
+async def test_staff_are_refused_admin_commands_but_get_reports(
+    bot_api: BotApiEmulator, staff_bot: Any
+) -> None:
+    for command in ADMIN_COMMANDS:
+        assert (await ask(bot_api, STAFF_ID, command, "list")).plain_text == REFUSAL, command
+    mark = len(bot_api.calls)
+    reply = await ask(bot_api, STAFF_ID, "summary", "all")
+    assert "Responses: 6 of 7 invited (85.7%)" in (reply.plain_text or "")
+    photo = await bot_api.wait_for_call("sendPhoto", after=mark)
+    assert photo.params["caption"] == "CSAT by touchpoint · all"
+    png = photo.files["photo"]
+    assert (
+        png.startswith(b"\x89PNG") and Image.open(io.BytesIO(png)).info["Title"] == "CSAT by touchpoint · all"
+    )
+    spanish = await ask(bot_api, STAFF_ID, "segments", "all", language="es")
+    assert "Resultados por segmento" in (spanish.plain_text or "")
+    bad = await ask(bot_api, STAFF_ID, "summary", "lastyear")
+    assert "I don't understand “lastyear”" in (bad.plain_text or "")
+
+
+async def test_alerts_come_with_their_buttons(bot_api: BotApiEmulator, staff_bot: Any) -> None:
+    mark = len(bot_api.calls)
+    header = await ask(bot_api, STAFF_ID, "alerts")
+    assert "1 open alerts" in (header.plain_text or "")
+    card = await bot_api.wait_for_message(STAFF_ID, after=mark, contains="Alert #")
+    assert "“<b>Late</b> & broken =SUM(A1)”" in (card.plain_text or "")
+    buttons = [b["text"] for row in card.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["Acknowledge", "Resolve"]
+
+
+async def test_admin_manages_staff_and_exports(bot_api: BotApiEmulator, staff_bot: Any) -> None:
+    added = await ask(bot_api, ADMIN_USER_ID, "staff", "add", "501", "staff", "Lu")
+    assert "501 is now staff" in (added.plain_text or "")
+    assert "Results per tier" in (await ask(bot_api, 501, "segments", "all")).plain_text
+    listing = await ask(bot_api, ADMIN_USER_ID, "staff", "list")
+    assert "501 — staff · Lu" in (listing.plain_text or "")
+    removed = await ask(bot_api, ADMIN_USER_ID, "staff", "remove", "501")
+    assert "501 is no longer staff" in (removed.plain_text or "")
+    assert (await ask(bot_api, 501, "summary")).plain_text == REFUSAL
+    assert "not a Telegram user id" in (await ask(bot_api, ADMIN_USER_ID, "staff", "add", "bob")).plain_text
+
+    mark = len(bot_api.calls)
+    bot_api.user(ADMIN_USER_ID, "Ada").send_command("export", "jsonl", "delivery")
+    document = await bot_api.wait_for_call("sendDocument", after=mark, timeout=10)
+    rows = [json.loads(line) for line in document.files["document"].decode("utf-8").splitlines()]
+    # Deliveries S1, S2, S3 and S7 were answered: three answers each.
+    assert len(rows) == 12 and {row["touchpoint"] for row in rows} == {"delivery"}
+    assert "12 answers" in document.params["caption"]
+    refused = await ask(bot_api, ADMIN_USER_ID, "export", "pdf")
+    assert "Can't export that" in (refused.plain_text or "")
