@@ -46,6 +46,7 @@ import mimetypes
 import re
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1240,13 +1241,16 @@ async def _serve(args: argparse.Namespace) -> None:
     )
     print("Type '<user_id> <text>' (e.g. '42 /start'); Ctrl-C to stop.", flush=True)
     loop = asyncio.get_running_loop()
-    try:
-        while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line:  # stdin closed: keep serving until interrupted
-                await asyncio.Event().wait()
+
+    def read_stdin() -> None:
+        # A daemon thread, so a blocked readline never holds up Ctrl-C.
+        for line in sys.stdin:
             if line.strip():
-                _act(emulator, line, args.language)
+                loop.call_soon_threadsafe(_act, emulator, line, args.language)
+
+    threading.Thread(target=read_stdin, name="emulator-stdin", daemon=True).start()
+    try:
+        await asyncio.Event().wait()
     finally:
         await emulator.stop()
 
