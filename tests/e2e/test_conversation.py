@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.handlers.conversation import engine_of, outreach_of
+from bot.handlers.conversation import outreach_of
 from bot.links import make_start_payload
 from bot.outreach import schedule_survey
 from bot.services import services
@@ -66,13 +66,17 @@ async def app(running_app: AppRunner, settings: Any, classifier: Any) -> Any:
     return application
 
 
-async def link(app: Any, bot_api: BotApiEmulator, user_id: int, external_id: str, language: str = "en") -> Customer:
+async def link(
+    app: Any, bot_api: BotApiEmulator, user_id: int, external_id: str, language: str = "en"
+) -> Customer:
     """The customer scans their receipt's QR code: /start with a signed payload."""
     db = services(app).db
     customer = await customers.upsert_customer(db, external_id, display_name=None, tier="gold")
     payload = make_start_payload(services(app).settings.links.signing_key, customer.id, ttl=timedelta(days=1))
     mark = len(bot_api.calls)
-    bot_api.user(user_id, "Ana" if language == "en" else "Lucía", language_code=language).send_command("start", payload)
+    bot_api.user(user_id, "Ana" if language == "en" else "Lucía", language_code=language).send_command(
+        "start", payload
+    )
     await bot_api.wait_for_message(user_id, after=mark)
     linked = await customers.get_customer(db, customer.id)
     assert linked is not None and linked.telegram_chat_id == user_id
@@ -84,16 +88,23 @@ async def event(app: Any, customer: Customer, key: str, occurred: datetime, exte
     touchpoint = await touchpoints.get_touchpoint(db, key)
     assert touchpoint is not None
     recorded, _ = await events.record_event(
-        db, external_id=external_id, customer_id=customer.id, touchpoint_id=touchpoint.id,
-        occurred_at=occurred, attributes={},
+        db,
+        external_id=external_id,
+        customer_id=customer.id,
+        touchpoint_id=touchpoint.id,
+        occurred_at=occurred,
+        attributes={},
     )
     return recorded
 
 
-async def invite(app: Any, bot_api: BotApiEmulator, customer: Customer, key: str = "delivery") -> RecordedCall:
+async def invite(
+    app: Any, bot_api: BotApiEmulator, customer: Customer, key: str = "delivery"
+) -> RecordedCall:
     """An event two hours ago; the clock's tick sends the invitation now."""
     scheduled = await schedule_survey(
-        services(app).db, services(app).settings,
+        services(app).db,
+        services(app).settings,
         event=await event(app, customer, key, NOON - timedelta(hours=2), f"{customer.external_id}-{key}"),
         now=NOON - timedelta(hours=2),
     )
@@ -129,7 +140,9 @@ async def only_survey(app: Any, customer: Customer) -> Survey:
     return found[0]
 
 
-async def test_full_english_survey_from_event_to_classified_answers(app: Any, bot_api: BotApiEmulator) -> None:
+async def test_full_english_survey_from_event_to_classified_answers(
+    app: Any, bot_api: BotApiEmulator
+) -> None:
     customer = await link(app, bot_api, 42, "c-42")
     invitation = await invite(app, bot_api, customer)
     assert "Thanks for your recent delivery" in (invitation.plain_text or "")
@@ -156,7 +169,9 @@ async def test_full_english_survey_from_event_to_classified_answers(app: Any, bo
     assert not bot_api.messages_to(STAFF_CHAT_ID)  # a happy customer raises no alert
 
 
-async def test_full_spanish_survey_in_one_message_and_a_rating_word(app: Any, bot_api: BotApiEmulator) -> None:
+async def test_full_spanish_survey_in_one_message_and_a_rating_word(
+    app: Any, bot_api: BotApiEmulator
+) -> None:
     customer = await link(app, bot_api, 43, "c-43", language="es")
     invitation = await invite(app, bot_api, customer)
     assert "Gracias por tu reciente entrega" in (invitation.plain_text or "")
@@ -174,3 +189,288 @@ async def test_full_spanish_survey_in_one_message_and_a_rating_word(app: Any, bo
     assert all(stored[q].analysis is not None for q in ("expectation", "experience"))
     assert survey.language == "es"
     assert followup.plain_text  # thanks, or the improvement question if the model read it as negative
+
+
+async def test_negative_experience_alerts_the_owning_team_and_only_staff_can_act(
+    app: Any, bot_api: BotApiEmulator
+) -> None:
+    customer = await link(app, bot_api, 44, "c-44")
+    invitation = await invite(app, bot_api, customer, "support_call")
+    await press(bot_api, 44, invitation, action(invitation, "yes"))
+    await say(bot_api, 44, "I expected someone to fix my <broken> router")
+    mark = len(bot_api.calls)
+    improvement_q = await say(bot_api, 44, "Nobody helped & I was put on hold for an hour. Useless. 1/5")
+    assert "What could we have done better" in (improvement_q.plain_text or "")
+
+    card = await bot_api.wait_for_message(SUPPORT_TEAM_CHAT, after=mark, timeout=5)
+    text = card.plain_text or ""
+    assert "Customer: Ana (gold)" in text and "Touchpoint: support call" in text
+    assert "Rating: 1/5" in text and "Sentiment: negative" in text
+    assert "Nobody helped & I was put on hold" in text and "<broken>" in text  # escaped, shown verbatim
+    assert not bot_api.messages_to(STAFF_CHAT_ID)  # the support team's chat, not the general staff chat
+
+    callback_q = await say(bot_api, 44, "Answer the phone and actually fix things.")
+    assert callback_q.button_texts() == ["Yes, please", "No, thanks"]
+    thanks = await press(bot_api, 44, callback_q, action(callback_q, "cb1"))
+    assert "Thank you so much" in (thanks.plain_text or "")
+
+    # A customer who somehow presses the card's button is refused; staff can act.
+    ack = next(data for data in card.button_data() if data.endswith(":ack"))
+    mark = len(bot_api.calls)
+    assert card.message_id is not None
+    query = bot_api.user(44).press(ack, message_id=card.message_id, chat_id=SUPPORT_TEAM_CHAT)
+    refusal = await bot_api.wait_for_call(
+        "answerCallbackQuery", lambda c: c.params.get("callback_query_id") == query, after=mark
+    )
+    assert "Only the team" in str(refusal.params.get("text"))
+    db = services(app).db
+    survey = await only_survey(app, customer)
+    from storage import alerts
+
+    alert = await alerts.alert_for_survey(db, survey.id)
+    assert alert is not None and alert.status == "open" and alert.callback_requested
+    mark = len(bot_api.calls)
+    bot_api.user(900, "Admin").press(ack, message_id=card.message_id, chat_id=SUPPORT_TEAM_CHAT)
+    edited = await bot_api.wait_for_call(
+        "editMessageText", lambda c: c.chat_id == SUPPORT_TEAM_CHAT, after=mark
+    )
+    assert "acknowledged" in (edited.plain_text or "")
+    alert = await alerts.alert_for_survey(db, survey.id)
+    assert alert is not None and alert.status == "acknowledged" and alert.assignee_user_id == 900
+
+
+async def test_restart_mid_survey_resumes_at_the_same_step(
+    app: Any, bot_api: BotApiEmulator, running_app: AppRunner, settings: Any, classifier: Any
+) -> None:
+    customer = await link(app, bot_api, 45, "c-45")
+    invitation = await invite(app, bot_api, customer)
+    await press(bot_api, 45, invitation, action(invitation, "yes"))
+    await say(bot_api, 45, "A quick delivery.")
+    await running_app.stop(app)
+
+    second = await running_app(settings, classifier=classifier)
+    rating_q = await say(bot_api, 45, "It was quick indeed, no complaints.")
+    assert "rate it from 1" in (rating_q.plain_text or "")
+    survey = await only_survey(second, customer)
+    assert survey.step == "rating" and survey.status == "in_progress"
+    assert {a.question for a in await answers.answers_for_survey(services(second).db, survey.id)} == {
+        "expectation",
+        "experience",
+    }
+
+
+async def test_quiet_hours_and_frequency_cap(app: Any, bot_api: BotApiEmulator) -> None:
+    db, settings = services(app).db, services(app).settings
+    customer = await link(app, bot_api, 46, "c-46")
+    await customers.set_timezone(db, customer.id, "Europe/Madrid")
+    late = datetime(2026, 5, 4, 18, 30, tzinfo=UTC)  # delivered 20:30 Madrid; +2 h = 22:30, quiet
+    result = await schedule_survey(
+        db, settings, event=await event(app, customer, "delivery", late, "q1"), now=late
+    )
+    assert result.scheduled_at == datetime(2026, 5, 5, 7, 0, tzinfo=UTC)  # 09:00 Madrid
+    clock: Clock = app.bot_data["test.clock"]
+    clock.now = datetime(2026, 5, 5, 2, 0, tzinfo=UTC)
+    await outreach_of(app).tick()
+    assert not [m for m in bot_api.messages_to(46) if "Thanks for your recent" in (m.plain_text or "")]
+
+    clock.now = datetime(2026, 5, 5, 7, 1, tzinfo=UTC)
+    mark = len(bot_api.calls)
+    await outreach_of(app).tick()
+    invitation = await bot_api.wait_for_message(46, after=mark)
+    assert "Thanks for your recent delivery" in (invitation.plain_text or "")
+
+    # Two days later another delivery: within the 14-day cap, so nobody writes to the customer again.
+    later = clock.now + timedelta(days=2)
+    capped = await schedule_survey(
+        db, settings, event=await event(app, customer, "delivery", later, "q2"), now=later
+    )
+    assert not capped.scheduled and capped.reason == "frequency_cap"
+    clock.now = later + timedelta(hours=3)
+    await outreach_of(app).tick()
+    invitations = [m for m in bot_api.messages_to(46) if "Thanks for your recent" in (m.plain_text or "")]
+    assert len(invitations) == 1
+
+
+async def test_failure_between_send_and_acknowledgement_neither_loses_nor_doubles(
+    app: Any, bot_api: BotApiEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage import outreach as outreach_repo
+
+    db, settings = services(app).db, services(app).settings
+    first = await link(app, bot_api, 47, "c-47")
+    second = await link(app, bot_api, 48, "c-48")
+    for customer in (first, second):
+        await schedule_survey(
+            db,
+            settings,
+            event=await event(app, customer, "delivery", NOON - timedelta(hours=3), customer.external_id),
+            now=NOON,
+        )
+    # A dead dispatcher claimed the first customer's invitation and never sent it.
+    await outreach_repo.claim_due_invitations(db, now=NOON, lease=timedelta(minutes=2), limit=1)
+    real_ack = outreach_repo.acknowledge_invitation
+    failures = {"left": 1}
+
+    async def flaky_ack(*args: Any, **kwargs: Any) -> Any:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OSError("disk full")  # the database refuses the write right after Telegram took the message
+        return await real_ack(*args, **kwargs)
+
+    monkeypatch.setattr(outreach_repo, "acknowledge_invitation", flaky_ack)
+    clock: Clock = app.bot_data["test.clock"]
+    for minutes in (0, 1, 3, 5, 10):
+        clock.now = NOON + timedelta(minutes=minutes)
+        await outreach_of(app).tick()
+    for customer in (first, second):
+        invitations = [
+            m
+            for m in bot_api.messages_to(customer.telegram_chat_id or 0)
+            if m.method == "sendMessage" and "Thanks for your recent" in (m.plain_text or "")
+        ]
+        assert len(invitations) == 1, customer.external_id
+        assert (await only_survey(app, customer)).status == "invited"
+
+
+async def test_blocked_customer_becomes_unreachable_and_429_is_ridden_out(
+    app: Any, bot_api: BotApiEmulator
+) -> None:
+    db, settings = services(app).db, services(app).settings
+    blocked = await link(app, bot_api, 49, "c-49")
+    bot_api.block_chat(49)
+    await schedule_survey(db, settings, event=await event(app, blocked, "delivery", NOON, "b1"), now=NOON)
+    clock: Clock = app.bot_data["test.clock"]
+    clock.now = NOON + timedelta(hours=2)
+    await outreach_of(app).tick()
+    stored = await customers.get_customer(db, blocked.id)
+    assert stored is not None and stored.unreachable_at is not None
+    assert (await only_survey(app, blocked)).status == "failed"
+    later = await schedule_survey(
+        db, settings, event=await event(app, blocked, "delivery", clock.now, "b2"), now=clock.now
+    )
+    assert later.reason == "unreachable"
+
+    busy = await link(app, bot_api, 50, "c-50")
+    await schedule_survey(
+        db, settings, event=await event(app, busy, "delivery", clock.now, "r1"), now=clock.now
+    )
+    clock.now += timedelta(hours=2)
+    bot_api.fail_next("sendMessage", status=429, retry_after=1, chat_id=50)
+    mark = len(bot_api.calls)
+    await outreach_of(app).tick()
+    invitation = await bot_api.wait_for_message(50, after=mark, contains="Thanks for your recent")
+    assert invitation.ok
+    assert [c.status for c in bot_api.calls[mark:] if c.method == "sendMessage" and c.chat_id == 50] == [
+        429,
+        200,
+    ]
+
+
+async def test_forged_or_expired_deep_link_links_nothing(app: Any, bot_api: BotApiEmulator) -> None:
+    db = services(app).db
+    victim = await customers.upsert_customer(db, "victim")
+    key = services(app).settings.links.signing_key
+    genuine = make_start_payload(key, victim.id, ttl=timedelta(days=1))
+    forged = make_start_payload(key, victim.id + 1, ttl=timedelta(days=1))[:-22] + genuine[-22:]
+    expired = make_start_payload(key, victim.id, ttl=timedelta(days=1), now=datetime(2020, 1, 1, tzinfo=UTC))
+    for n, payload in enumerate((forged, expired, "garbage")):
+        mark = len(bot_api.calls)
+        bot_api.user(60 + n, "Mallory").send_command("start", payload)
+        reply = await bot_api.wait_for_message(60 + n, after=mark)
+        assert "this link isn't valid" in (reply.plain_text or "")
+    stored = await customers.get_customer(db, victim.id)
+    assert stored is not None and stored.telegram_user_id is None
+
+
+async def test_every_bad_input_kind_gets_a_polite_answer_and_loses_nothing(
+    app: Any, bot_api: BotApiEmulator
+) -> None:
+    db = services(app).db
+    customer = await link(app, bot_api, 51, "c-51")
+    invitation = await invite(app, bot_api, customer)
+    await press(bot_api, 51, invitation, action(invitation, "yes"))
+    user = bot_api._users[51]
+    for send in (user.send_sticker, user.send_photo, user.send_voice, user.send_document, user.send_location):
+        mark = len(bot_api.calls)
+        send()
+        reply = await bot_api.wait_for_message(51, after=mark)
+        assert "please answer with text or the buttons" in (reply.plain_text or "")
+    assert (await only_survey(app, customer)).step == "expectation"  # the survey stayed where it was
+
+    mark = len(bot_api.calls)
+    user.send_text("x" * 4050)
+    await bot_api.wait_for_message(51, after=mark, contains="kept the first 4000 characters")
+    experience_q = await bot_api.wait_for_message(51, after=mark, contains="how did it actually go")
+    assert experience_q.ok
+    survey = await only_survey(app, customer)
+    stored = {a.question: a for a in await answers.answers_for_survey(db, survey.id)}
+    assert stored["expectation"].truncated and len(stored["expectation"].text or "") == 4000
+
+    message_id = user.send_text("It was fine.")
+    await bot_api.wait_for_message(51, after=mark, contains="rate it")
+    mark = len(bot_api.calls)
+    user.edit_text(message_id, "It was a disaster, the box was crushed.")
+    await bot_api.wait_for_message(51, after=mark, contains="updated your answer")
+    stored = {a.question: a for a in await answers.answers_for_survey(db, survey.id)}
+    assert stored["experience"].text == "It was a disaster, the box was crushed."
+    assert stored["experience"].edited_at is not None and stored["experience"].analysis is not None
+
+
+async def test_message_without_a_survey_is_unsolicited_feedback(app: Any, bot_api: BotApiEmulator) -> None:
+    db = services(app).db
+    mark = len(bot_api.calls)
+    bot_api.user(52, "Iker", language_code="es").send_text(
+        "La tienda de Gran Vía estaba sucia y nadie me atendió"
+    )
+    thanks = await bot_api.wait_for_message(52, after=mark)
+    assert "Gracias por contárnoslo" in (thanks.plain_text or "")
+    customer = await customers.get_by_telegram_user(db, 52)
+    assert customer is not None
+    for _ in range(50):
+        stored = await answers.answers_for_customer(db, customer.id)
+        if stored and stored[0].analysis is not None:
+            break
+        import asyncio
+
+        await asyncio.sleep(0.05)
+    assert stored[0].question == "unsolicited" and stored[0].survey_id is None
+    assert stored[0].analysis is not None
+
+
+async def test_stop_mydata_delete_and_language(app: Any, bot_api: BotApiEmulator) -> None:
+    db = services(app).db
+    customer = await link(app, bot_api, 53, "c-53")
+    invitation = await invite(app, bot_api, customer)
+    user = bot_api._users[53]
+    mark = len(bot_api.calls)
+    user.send_command("language")
+    choice = await bot_api.wait_for_message(53, after=mark)
+    reply = await press(bot_api, 53, choice, "cx:lang:es")
+    assert "te escribiré en español" in (reply.plain_text or "")
+
+    mark = len(bot_api.calls)
+    user.send_command("mydata")
+    document = await bot_api.wait_for_call("sendDocument", after=mark)
+    import json
+
+    exported = json.loads(next(iter(document.files.values())).decode("utf-8"))
+    assert "c-53" in json.dumps(exported)
+
+    mark = len(bot_api.calls)
+    user.send_command("stop")
+    confirm = await bot_api.wait_for_message(53, after=mark)
+    assert "¿Quieres dejar de recibir encuestas?" in (confirm.plain_text or "")
+    done = await press(bot_api, 53, confirm, "cx:stop:yes")
+    assert "No te enviaré más encuestas" in (done.plain_text or "")
+    stored = await customers.get_customer(db, customer.id)
+    assert stored is not None and stored.consent == "opted_out"
+    assert (await only_survey(app, customer)).status == "declined"
+    assert invitation.ok
+
+    mark = len(bot_api.calls)
+    user.send_command("delete")
+    confirm = await bot_api.wait_for_message(53, after=mark)
+    done = await press(bot_api, 53, confirm, "cx:del:yes")
+    assert "se han borrado" in (done.plain_text or "")
+    stored = await customers.get_customer(db, customer.id)
+    assert stored is not None and stored.erased_at is not None and stored.telegram_user_id is None
