@@ -76,8 +76,10 @@ def parse_export_request(args: list[str], settings: Settings, *, now: datetime) 
             export_format = FORMATS[FORMATS.index(value)]
         elif looks_like_period(value):
             try:
-                period = None if value == "all" else parse_period(
-                    value, now=now, timezone=settings.survey.default_timezone
+                period = (
+                    None
+                    if value == "all"
+                    else parse_period(value, now=now, timezone=settings.survey.default_timezone)
                 )
             except PeriodError as exc:
                 raise ExportError(str(exc)) from exc
@@ -128,7 +130,9 @@ async def write_export(
             writer = csv.writer(handle)
             writer.writerow(EXPORT_COLUMNS)
             async for row in rows:
-                writer.writerow(["" if v is None else neutralise(v) if isinstance(v, str) else v for v in row])
+                writer.writerow(
+                    ["" if v is None else neutralise(v) if isinstance(v, str) else v for v in row]
+                )
                 count += 1
                 if progress is not None and count % PROGRESS_EVERY == 0:
                     progress(count)

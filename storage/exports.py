@@ -58,7 +58,11 @@ def _where(start: datetime | None, end: datetime | None, touchpoint_id: int | No
 
 
 async def count_answers(
-    db: Database, *, start: datetime | None = None, end: datetime | None = None, touchpoint_id: int | None = None
+    db: Database,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    touchpoint_id: int | None = None,
 ) -> int:
     """How many rows an export with the same filters will hold (for progress bars)."""
     where, params = _where(start, end, touchpoint_id)

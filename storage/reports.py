@@ -341,7 +341,7 @@ class TransitionRow:
 async def transitions(
     db: Database, start: datetime, end: datetime, comeback_window: timedelta
 ) -> list[TransitionRow]:
-    """Consecutive touchpoints per customer, for events in range; no next event within the window = drop-out."""
+    """Consecutive touchpoints per customer for events in range; no next event within the window: drop-out."""
     params = {
         "start": to_db_time(start),
         "end": to_db_time(end),
@@ -607,7 +607,8 @@ async def customer_history(db: Database, external_id: str, *, surveys: int = 10)
         history.sort(key=lambda item: item.at, reverse=True)
     alert_rows = await db.fetch_all(
         """
-        SELECT al.*, t.key AS touchpoint_key FROM alerts AS al LEFT JOIN touchpoints AS t ON t.id = al.touchpoint_id
+        SELECT al.*, t.key AS touchpoint_key
+        FROM alerts AS al LEFT JOIN touchpoints AS t ON t.id = al.touchpoint_id
         WHERE al.customer_id = ? ORDER BY al.created_at DESC, al.id DESC LIMIT 10
         """,
         (cid,),

@@ -1,4 +1,4 @@
-"""Admin commands: /staff add|remove|list and /export. Admins only — staff and customers get the neutral refusal."""
+"""Admin commands: /staff add|remove|list and /export; staff and customers get the neutral refusal."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 
 ADMIN: Catalogue = {
     "staff_usage": {
-        "en": "Use: /staff add &lt;telegram user id&gt; [staff|admin] [name] · /staff remove &lt;user id&gt; · "
+        "en": "Use: /staff add &lt;telegram user id&gt; [staff|admin] [name] · /staff remove &lt;user "
+        "id&gt; · "
         "/staff list",
         "es": "Uso: /staff add &lt;id de usuario de Telegram&gt; [staff|admin] [nombre] · "
         "/staff remove &lt;id&gt; · /staff list",
@@ -47,7 +48,8 @@ ADMIN: Catalogue = {
     },
     "config_admin": {
         "en": "{user} is an admin in the config file (telegram.admin_user_ids); remove them there.",
-        "es": "{user} es administrador en el fichero de configuración (telegram.admin_user_ids); quítalo allí.",
+        "es": "{user} es administrador en el fichero de configuración (telegram.admin_user_ids); quítalo "
+        "allí.",
     },
     "list_header": {"en": "<b>Staff</b> ({count}):", "es": "<b>Equipo</b> ({count}):"},
     "list_config": {"en": "· {user} — admin (config)", "es": "· {user} — admin (configuración)"},

@@ -1,4 +1,4 @@
-"""Staff commands (/summary, /touchpoints, /journey, /segments, /alerts, /customer, /quotes) and the digest job.
+"""Staff commands (/summary /touchpoints /journey /segments /alerts /customer /quotes) and the digest job.
 
 Thin PTB glue: check the user's role (never the chat's), parse, call bot.reports, send text and chart. Anyone
 who is not staff gets the same neutral refusal whatever they asked.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -41,7 +41,7 @@ DIGEST_JOB = "momento.digest"
 DIGEST_CHECK_EVERY = timedelta(minutes=1)
 DIGEST_FIRST_CHECK = timedelta(seconds=30)
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
 async def allowed(update: Update, context: ContextTypes.DEFAULT_TYPE, *, admin: bool = False) -> bool:

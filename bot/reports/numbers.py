@@ -38,7 +38,7 @@ def signed(value: float | None, digits: int = 2, language: str = "en") -> str:
 
 
 def change_points(now: float | None, before: float | None, language: str = "en") -> str:
-    """Change of a share in percentage points: '▲ +2.5 pts', '▼ −1.0 pts', '= 0.0 pts'; '' if not comparable."""
+    """Change of a share in percentage points: '▲ +2.5 pts', '▼ −1.0 pts', '= 0.0 pts'; '' if unknown."""
     if now is None or before is None:
         return ""
     delta = (now - before) * 100

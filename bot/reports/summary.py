@@ -21,6 +21,7 @@ from bot.reports.numbers import (
     duration,
     number,
     pct,
+    ratio,
     signed,
 )
 from bot.reports.texts import REPORTS
@@ -232,7 +233,7 @@ def summary_chart(summary: Summary, settings: Settings, language: str) -> Chart:
         Bar(
             label=f"{'★' * stars}",
             value=float(counts.get(stars, 0)),
-            note=f"{counts.get(stars, 0)} ({pct(counts.get(stars, 0) / ratings if ratings else None, language)})",
+            note=f"{counts.get(stars, 0)} ({pct(ratio(counts.get(stars, 0), ratings), language)})",
             color=colors[stars],
         )
         for stars in (5, 4, 3, 2, 1)

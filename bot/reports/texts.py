@@ -48,19 +48,22 @@ REPORTS: Catalogue = {
         "es": "Todavía no hay respuestas en este periodo. Prueba con uno más largo, p. ej. /summary 90d.",
     },
     "next_worst": {
-        "en": "Next: {name} has the lowest CSAT — /summary {key} {period} for details, /quotes {key} negative "
+        "en": "Next: {name} has the lowest CSAT — /summary {key} {period} for details, /quotes {key} "
+        "negative "
         "to read why.",
         "es": "Siguiente paso: {name} tiene el CSAT más bajo — /summary {key} {period} para el detalle, "
         "/quotes {key} negative para leer por qué.",
     },
     "next_touchpoint": {
-        "en": "Next: /quotes {key} negative to read the most negative answers, /alerts to act on open alerts.",
+        "en": "Next: /quotes {key} negative to read the most negative answers, /alerts to act on open "
+        "alerts.",
         "es": "Siguiente paso: /quotes {key} negative para leer las respuestas más negativas, /alerts para "
         "atender las alertas abiertas.",
     },
     "next_alerts": {
         "en": "Next: {open} alerts are waiting — /alerts lists them oldest first.",
-        "es": "Siguiente paso: hay {open} alertas esperando — /alerts las muestra de la más antigua a la más nueva.",
+        "es": "Siguiente paso: hay {open} alertas esperando — /alerts las muestra de la más antigua a la "
+        "más nueva.",
     },
     "chart_csat_title": {
         "en": "CSAT by touchpoint · {period}",
@@ -70,9 +73,11 @@ REPORTS: Catalogue = {
     "chart_csat_axis": {"en": "CSAT (share of 4–5 ratings, %)", "es": "CSAT (porcentaje de 4–5)"},
     "chart_ratings_axis": {"en": "number of ratings", "es": "número de valoraciones"},
     "bad_argument": {
-        "en": "I don't understand “{value}”. Use a touchpoint ({touchpoints}), a period (7d, 30d, this-month or "
+        "en": "I don't understand “{value}”. Use a touchpoint ({touchpoints}), a period (7d, 30d, "
+        "this-month or "
         "YYYY-MM-DD..YYYY-MM-DD) or a customer tier ({tiers}). Example: /summary delivery 7d",
-        "es": "No entiendo «{value}». Usa un punto de contacto ({touchpoints}), un periodo (7d, 30d, this-month "
+        "es": "No entiendo «{value}». Usa un punto de contacto ({touchpoints}), un periodo (7d, 30d, "
+        "this-month "
         "o AAAA-MM-DD..AAAA-MM-DD) o un segmento de cliente ({tiers}). Ejemplo: /summary delivery 7d",
     },
     "bad_period": {
@@ -113,8 +118,10 @@ REPORTS: Catalogue = {
         "es": "· {name}: tras una experiencia positiva volvió el {good}, tras una negativa el {bad}",
     },
     "outcome_amounts": {
-        "en": "  amount per visit {good_amount} vs {bad_amount}; spent afterwards {good_later} vs {bad_later}",
-        "es": "  importe por visita {good_amount} frente a {bad_amount}; gastado después {good_later} frente a "
+        "en": "  amount per visit {good_amount} vs {bad_amount}; spent afterwards {good_later} vs "
+        "{bad_later}",
+        "es": "  importe por visita {good_amount} frente a {bad_amount}; gastado después {good_later} "
+        "frente a "
         "{bad_later}",
     },
     "drivers_none": {
@@ -123,7 +130,8 @@ REPORTS: Catalogue = {
         "Prueba /touchpoints 90d.",
     },
     "drivers_next": {
-        "en": "Next: improve {name} first — it moves overall satisfaction most. /quotes {key} negative shows why.",
+        "en": "Next: improve {name} first — it moves overall satisfaction most. /quotes {key} negative "
+        "shows why.",
         "es": "Siguiente paso: mejora primero {name}, es lo que más mueve la satisfacción global. "
         "/quotes {key} negative muestra por qué.",
     },
@@ -172,17 +180,21 @@ REPORTS: Catalogue = {
     # /segments
     "segments_title": {"en": "Results per tier · {period}", "es": "Resultados por segmento · {period}"},
     "segment_row": {
-        "en": "{flag} <b>{tier}</b>: CSAT {csat} (minimum {minimum}) · {ratings} ratings · mean {mean}/5 · net {net}",
-        "es": "{flag} <b>{tier}</b>: CSAT {csat} (mínimo {minimum}) · {ratings} valoraciones · media {mean}/5 · "
+        "en": "{flag} <b>{tier}</b>: CSAT {csat} (minimum {minimum}) · {ratings} ratings · mean {mean}/5 · "
+        "net {net}",
+        "es": "{flag} <b>{tier}</b>: CSAT {csat} (mínimo {minimum}) · {ratings} valoraciones · media "
+        "{mean}/5 · "
         "neto {net}",
     },
     "segment_below": {
         "en": "Below the minimum: {tiers}. Next: /summary {tier} to see which touchpoints let them down.",
-        "es": "Por debajo del mínimo: {tiers}. Siguiente paso: /summary {tier} para ver qué puntos de contacto "
+        "es": "Por debajo del mínimo: {tiers}. Siguiente paso: /summary {tier} para ver qué puntos de "
+        "contacto "
         "les fallan.",
     },
     "segment_all_ok": {
-        "en": "Every tier with a minimum meets it. Next: /touchpoints to see what would lift satisfaction further.",
+        "en": "Every tier with a minimum meets it. Next: /touchpoints to see what would lift satisfaction "
+        "further.",
         "es": "Todos los segmentos con mínimo lo cumplen. Siguiente paso: /touchpoints para ver qué subiría "
         "más la satisfacción.",
     },
@@ -198,7 +210,8 @@ REPORTS: Catalogue = {
     },
     "customer_unknown": {
         "en": "No customer has the id “{id}”. Check the spelling (ids are the company's own customer ids).",
-        "es": "Ningún cliente tiene el id «{id}». Revisa cómo está escrito (es el id de cliente de la empresa).",
+        "es": "Ningún cliente tiene el id «{id}». Revisa cómo está escrito (es el id de cliente de la "
+        "empresa).",
     },
     "customer_title": {"en": "Customer {id}", "es": "Cliente {id}"},
     "customer_profile": {
@@ -222,15 +235,18 @@ REPORTS: Catalogue = {
     },
     # /quotes
     "quotes_usage": {
-        "en": "Which touchpoint? /quotes &lt;touchpoint&gt; [sentiment or emotion], e.g. /quotes delivery negative. "
+        "en": "Which touchpoint? /quotes &lt;touchpoint&gt; [sentiment or emotion], e.g. /quotes delivery "
+        "negative. "
         "Touchpoints: {touchpoints}",
-        "es": "¿Qué punto de contacto? /quotes &lt;punto&gt; [sentimiento o emoción], p. ej. /quotes delivery "
+        "es": "¿Qué punto de contacto? /quotes &lt;punto&gt; [sentimiento o emoción], p. ej. /quotes "
+        "delivery "
         "negative. Puntos: {touchpoints}",
     },
     "quotes_bad_filter": {
         "en": "“{value}” is neither a sentiment (negative, neutral, positive) nor an emotion we have seen "
         "({emotions}).",
-        "es": "«{value}» no es un sentimiento (negative, neutral, positive) ni una emoción registrada ({emotions}).",
+        "es": "«{value}» no es un sentimiento (negative, neutral, positive) ni una emoción registrada "
+        "({emotions}).",
     },
     "quotes_title": {
         "en": "Quotes · {name} · {filter} · {period}",
@@ -239,11 +255,13 @@ REPORTS: Catalogue = {
     "quotes_most_telling": {"en": "most telling", "es": "más representativas"},
     "quotes_none": {
         "en": "No matching answers in this period. Try a longer period: /quotes {key} {filter} 90d",
-        "es": "No hay respuestas que encajen en este periodo. Prueba uno más largo: /quotes {key} {filter} 90d",
+        "es": "No hay respuestas que encajen en este periodo. Prueba uno más largo: /quotes {key} {filter} "
+        "90d",
     },
     "quotes_next": {
         "en": "Next: /customer &lt;id&gt; for a customer's full history, /summary {key} for the figures.",
-        "es": "Siguiente paso: /customer &lt;id&gt; para el historial de un cliente, /summary {key} para las cifras.",
+        "es": "Siguiente paso: /customer &lt;id&gt; para el historial de un cliente, /summary {key} para "
+        "las cifras.",
     },
     # /alerts
     "alerts_none": {

@@ -1,4 +1,4 @@
-"""Exports round-trip: CSV (UTF-8 with BOM), XLSX and JSONL rows equal the database rows; formulas are inert."""
+"""Exports round-trip: CSV (UTF-8, BOM), XLSX and JSONL rows equal the database rows; formulas are inert."""
 
 from __future__ import annotations
 
@@ -28,10 +28,11 @@ def database_rows(path: Path) -> list[tuple[Any, ...]]:
     with sqlite3.connect(path) as conn:
         return conn.execute(
             """
-            SELECT a.id, a.received_at, c.external_id, c.tier, t.key, a.survey_id, a.question, a.rating, a.text,
-                   a.language, a.truncated, n.sentiment, n.sentiment_score, n.emotion
+            SELECT a.id, a.received_at, c.external_id, c.tier, t.key, a.survey_id, a.question, a.rating,
+                   a.text, a.language, a.truncated, n.sentiment, n.sentiment_score, n.emotion
             FROM answers a JOIN customers c ON c.id = a.customer_id
-            LEFT JOIN touchpoints t ON t.id = a.touchpoint_id LEFT JOIN analyses n ON n.id = a.current_analysis_id
+            LEFT JOIN touchpoints t ON t.id = a.touchpoint_id
+            LEFT JOIN analyses n ON n.id = a.current_analysis_id
             ORDER BY a.received_at, a.id
             """
         ).fetchall()
@@ -98,7 +99,7 @@ async def test_xlsx_round_trips(exported: Any, tmp_path: Path) -> None:
 
 
 async def test_jsonl_rows_equal_database_rows_and_export_is_audited(exported: Any, tmp_path: Path) -> None:
-    db, settings = exported
+    db, _ = exported
     path = tmp_path / "out.jsonl"
     request = ExportRequest("jsonl", parse_period("30d", now=NOW, timezone="UTC"), "delivery")
     result = await export_answers(db, request, path, actor="telegram:900")

@@ -85,7 +85,8 @@ class Seeder:
     async def event(self, customer: str, touchpoint: str, at: datetime, amount: float | None = None) -> int:
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                "INSERT INTO touchpoint_events (external_id, customer_id, touchpoint_id, occurred_at, amount, "
+                "INSERT INTO touchpoint_events (external_id, customer_id, touchpoint_id, occurred_at, "
+                "amount, "
                 "received_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     f"ev-{customer}-{touchpoint}-{at.isoformat()}",
@@ -134,7 +135,8 @@ class Seeder:
             scores[sentiment] = 0.9
             cursor = await conn.execute(
                 "INSERT INTO analyses (answer_id, model_id, model_version, sentiment, sentiment_scores, "
-                "sentiment_score, emotion, emotion_scores, analysed_at) VALUES (?, 'test', '1', ?, ?, ?, ?, ?, ?)",
+                "sentiment_score, emotion, emotion_scores, analysed_at) "
+                "VALUES (?, 'test', '1', ?, ?, ?, ?, ?, ?)",
                 (
                     answer_id,
                     sentiment,
@@ -169,7 +171,8 @@ class Seeder:
         completed = rating is not None
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
-                "INSERT INTO surveys (customer_id, event_id, touchpoint_id, kind, status, scheduled_at, invited_at, "
+                "INSERT INTO surveys (customer_id, event_id, touchpoint_id, kind, status, scheduled_at, "
+                "invited_at, "
                 "completed_at, created_at) VALUES (?, ?, ?, 'touchpoint', ?, ?, ?, ?, ?)",
                 (
                     self.customers[customer],
@@ -217,7 +220,8 @@ class Seeder:
     ) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
-                "INSERT INTO alerts (survey_id, customer_id, touchpoint_id, reason, severity, status, created_at, "
+                "INSERT INTO alerts (survey_id, customer_id, touchpoint_id, reason, severity, status, "
+                "created_at, "
                 "resolved_at) VALUES (?, ?, ?, 'low_rating', 'high', ?, ?, ?)",
                 (
                     self.surveys[survey],
