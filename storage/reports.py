@@ -646,24 +646,3 @@ async def customer_history(db: Database, external_id: str, *, surveys: int = 10)
 async def touchpoint_keys(db: Database) -> dict[int, str]:
     """Id -> key of every touchpoint ever configured (reports name removed ones too)."""
     return {int(r["id"]): str(r["key"]) for r in await db.fetch_all("SELECT id, key FROM touchpoints")}
-
-
-async def alert_context(db: Database, alert_id: int) -> dict[str, object]:
-    """What an alert card shows besides the alert: customer, tier, touchpoint, rating, words, feeling."""
-    row = await db.fetch_one(
-        """
-        SELECT c.external_id AS customer, c.tier AS tier, t.key AS touchpoint,
-               (SELECT a.rating FROM answers AS a
-                WHERE a.survey_id = al.survey_id AND a.question = 'rating' LIMIT 1) AS rating,
-               (SELECT a.text FROM answers AS a
-                WHERE a.survey_id = al.survey_id AND a.question = 'experience' LIMIT 1) AS words,
-               (SELECT n.sentiment || ' / ' || n.emotion FROM answers AS a
-                JOIN analyses AS n ON n.id = a.current_analysis_id
-                WHERE a.survey_id = al.survey_id AND a.question = 'experience' LIMIT 1) AS feeling
-        FROM alerts AS al JOIN customers AS c ON c.id = al.customer_id
-        LEFT JOIN touchpoints AS t ON t.id = al.touchpoint_id
-        WHERE al.id = ?
-        """,
-        (alert_id,),
-    )
-    return dict(row) if row is not None else {}

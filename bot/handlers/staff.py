@@ -199,7 +199,7 @@ async def alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/alerts: open alerts, oldest first, each as its card with the [Acknowledge / Resolve] buttons."""
     message, found, language = update.effective_message, services(context), user_language(update)
     assert message is not None
-    cards, total = await open_alert_cards(found.db, found.settings, limit=MAX_ALERT_CARDS)
+    cards, total = await open_alert_cards(found.db, found.settings, limit=MAX_ALERT_CARDS, language=language)
     if not cards:
         await message.reply_text(translate(REPORTS, "alerts_none", language))
         return
@@ -207,9 +207,9 @@ async def alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await message.reply_text(translate(REPORTS, "alerts_header", language, count=total, more=more))
     for card in cards:
         keyboard = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(b.text, callback_data=b.callback_data) for b in card.buttons]]
+            [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in card.buttons]
         )
-        await message.reply_text(card.text, reply_markup=keyboard)
+        await message.reply_text(card.text, reply_markup=keyboard if card.buttons else None)
 
 
 async def post_digest(context: ContextTypes.DEFAULT_TYPE) -> None:

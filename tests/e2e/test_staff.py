@@ -84,10 +84,24 @@ async def test_alerts_come_with_their_buttons(bot_api: BotApiEmulator, staff_bot
     mark = len(bot_api.calls)
     header = await ask(bot_api, STAFF_ID, "alerts")
     assert "1 open alerts" in (header.plain_text or "")
-    card = await bot_api.wait_for_message(STAFF_ID, after=mark, contains="Alert #")
+    card = await bot_api.wait_for_message(STAFF_ID, after=mark, contains="alert #")
+    # The same card recovery posts to the team chat: the customer's words arrive escaped and intact.
     assert "“<b>Late</b> & broken =SUM(A1)”" in (card.plain_text or "")
-    buttons = [b["text"] for row in card.params["reply_markup"]["inline_keyboard"] for b in row]
-    assert buttons == ["Acknowledge", "Resolve"]
+    assert "Name c4 (standard)" in (card.plain_text or "")
+    keyboard = card.params["reply_markup"]["inline_keyboard"]
+    assert [b["text"] for row in keyboard for b in row] == ["Acknowledge", "Resolve"]
+    # Pressing Acknowledge on the /alerts card is handled like a press on the team-chat card.
+    mark = len(bot_api.calls)
+    bot_api.user(STAFF_ID, "Sam").press(
+        keyboard[0][0]["callback_data"], message_id=card.response["result"]["message_id"]
+    )
+    await bot_api.wait_for_call("answerCallbackQuery", after=mark)
+    mark = len(bot_api.calls)
+    bot_api.user(STAFF_ID, "Sam").send_command("alerts")
+    again = await bot_api.wait_for_message(STAFF_ID, after=mark, contains="alert #")
+    assert f"acknowledged by {STAFF_ID}" in (again.plain_text or "")
+    keyboard = again.params["reply_markup"]["inline_keyboard"]
+    assert [b["text"] for row in keyboard for b in row] == ["Resolve"]
 
 
 async def test_admin_manages_staff_and_exports(bot_api: BotApiEmulator, staff_bot: Any) -> None:
