@@ -287,7 +287,8 @@ class BotApiEmulator:
         # Commands per (scope as canonical JSON, language_code); what setMyCommands stored.
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.on_call: list[Callable[[RecordedCall], None]] = []
-        self._users: dict[int, EmulatedUser] = {}
+        self.users: dict[int, EmulatedUser] = {}  # by user id, as created by user()
+        self._users = self.users  # old name, kept for tests written against it
         self._chats: dict[int, dict[str, Any]] = {}
         self._blocked: set[int] = set()
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
