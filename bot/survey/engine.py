@@ -144,6 +144,8 @@ class SurveyEngine:
             if truncated:
                 text = text[:limit]
             language = self.language_of(customer, message.sender)
+            if await outreach_repo.message_seen(self.db, message.sender.chat_id, message.message_id):
+                return  # the same update again (redelivered after a restart): already answered
             survey = await survey_repo.active_survey_for_customer(self.db, customer.id)
             if truncated:
                 await self._send(

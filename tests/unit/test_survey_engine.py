@@ -1,0 +1,320 @@
+"""The dialogue's branching, driven through the engine's port (no Telegram): what the customer would see."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import _touchpoint_spec
+from bot.config import Settings
+from bot.outreach import Outreach, schedule_survey
+from bot.survey.engine import SurveyEngine
+from bot.survey.port import Button, IncomingPress, IncomingText, OutgoingMessage, RecipientUnreachable, Sender
+from sentiment import Analysis, ClassificationError
+from storage import alerts, answers, customers, events, surveys, touchpoints
+from storage.db import Database
+from storage.models import Customer
+
+NOON = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
+STAFF = -100100
+
+
+class KeywordClassifier:
+    """Test double: negative when the text says so; fails on demand. Only the branching is under test."""
+
+    model_id = "keywords"
+    model_version = "1"
+
+    def __init__(self) -> None:
+        self.fail = False
+
+    async def analyse(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> list[Analysis]:
+        if self.fail:
+            raise ClassificationError("model unavailable")
+        return [self._one(text) for text in texts]
+
+    def _one(self, text: str) -> Analysis:
+        lowered = text.lower()
+        sentiment = (
+            "negative" if any(w in lowered for w in ("bad", "awful", "furious", "mal")) else "positive"
+        )
+        emotion = "anger" if "furious" in lowered else "joy" if sentiment == "positive" else "sadness"
+        scores = {"negative": 0.0, "neutral": 0.0, "positive": 0.0, sentiment: 1.0}
+        emotions = {e: 0.0 for e in ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")}
+        emotions[emotion] = 1.0
+        return Analysis(sentiment, scores, emotion, emotions, self.model_id, self.model_version)
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass
+class Inbox:
+    """A Messenger that keeps what it was given; chats in *blocked* answer like a blocked bot."""
+
+    sent: list[OutgoingMessage] = field(default_factory=list)
+    edits: list[tuple[int, int, str | None]] = field(default_factory=list)
+    blocked: set[int] = field(default_factory=set)
+
+    async def send(self, message: OutgoingMessage) -> int:
+        if message.chat_id in self.blocked:
+            raise RecipientUnreachable("Forbidden: bot was blocked by the user")
+        self.sent.append(message)
+        return len(self.sent)
+
+    async def edit(self, chat_id: int, message_id: int, text: str | None, buttons: Any) -> None:
+        self.edits.append((chat_id, message_id, text))
+
+    def to(self, chat_id: int) -> list[OutgoingMessage]:
+        return [m for m in self.sent if m.chat_id == chat_id]
+
+    def last(self, chat_id: int) -> OutgoingMessage:
+        return self.to(chat_id)[-1]
+
+
+def data_of(message: OutgoingMessage, suffix: str) -> str:
+    buttons: list[Button] = [b for row in message.buttons for b in row]
+    return next(b.data for b in buttons if b.data.endswith(":" + suffix))
+
+
+@dataclass
+class World:
+    db: Database
+    settings: Settings
+    inbox: Inbox
+    classifier: KeywordClassifier
+    engine: SurveyEngine
+    outreach: Outreach
+    clock: list[datetime]
+
+    async def customer(self, user_id: int, language: str = "en") -> Customer:
+        customer = await customers.upsert_customer(self.db, f"c{user_id}", tier="gold")
+        await customers.link_telegram(
+            self.db,
+            customer.id,
+            telegram_user_id=user_id,
+            telegram_chat_id=user_id,
+            display_name="Ana",
+            language=language,
+        )
+        return await customers.grant_consent(self.db, customer.id)
+
+    async def invite(self, customer: Customer, key: str = "delivery") -> OutgoingMessage:
+        touchpoint = await touchpoints.get_touchpoint(self.db, key)
+        assert touchpoint is not None
+        event, _ = await events.record_event(
+            self.db,
+            external_id=f"{customer.id}-{key}",
+            customer_id=customer.id,
+            touchpoint_id=touchpoint.id,
+            occurred_at=NOON - timedelta(hours=2),
+            attributes={},
+        )
+        assert (await schedule_survey(self.db, self.settings, event=event, now=NOON)).scheduled
+        await self.outreach.tick()
+        assert customer.telegram_chat_id is not None
+        return self.inbox.last(customer.telegram_chat_id)
+
+    def sender(self, user_id: int) -> Sender:
+        return Sender(user_id, user_id, "Ana", "en")
+
+    async def say(self, user_id: int, text: str, message_id: int) -> OutgoingMessage:
+        await self.engine.on_text(IncomingText(self.sender(user_id), message_id, text, self.clock[0]))
+        return self.inbox.last(user_id)
+
+    async def press(self, user_id: int, data: str, message_id: int = 1) -> OutgoingMessage:
+        await self.engine.on_press(IncomingPress(self.sender(user_id), data, message_id, self.clock[0]))
+        return self.inbox.last(user_id)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    settings = Settings(
+        storage={"path": tmp_path / "m.db"},
+        telegram={"staff_chat_id": STAFF, "admin_user_ids": [900]},
+        survey={"default_timezone": "UTC"},
+        touchpoints=[
+            {
+                "key": "delivery",
+                "names": {"en": "delivery", "es": "entrega"},
+                "invite_delay": "2h",
+                "reminder_delay": "1d",
+                "expiry": "3d",
+            },
+        ],
+    )
+    db = await Database.open(tmp_path / "m.db")
+    await touchpoints.sync_touchpoints(db, [_touchpoint_spec(tp) for tp in settings.touchpoints])
+    inbox, classifier = Inbox(), KeywordClassifier()
+    clock = [NOON]
+    engine = SurveyEngine(db, settings, classifier, inbox, clock=lambda: clock[0])
+    outreach = Outreach(db, settings, inbox, clock=lambda: clock[0])
+    yield World(db, settings, inbox, classifier, engine, outreach, clock)
+    await db.close()
+
+
+async def test_out_of_order_rating_first_is_not_asked_again(world: World) -> None:
+    customer = await world.customer(7)
+    invitation = await world.invite(customer)
+    await world.press(7, data_of(invitation, "yes"))
+    reply = await world.say(7, "4/5", 10)
+    assert "what were you expecting" in reply.text
+    reply = await world.say(7, "I hoped it would be quick", 11)
+    assert "how did it actually go" in reply.text
+    reply = await world.say(7, "It came on time and well packed", 12)
+    assert "Thank you so much" in reply.text  # rating already known: never re-asked
+    survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
+    assert survey.status == "completed" and survey.state["rating"] == 4
+
+
+async def test_answering_the_invitation_in_words_starts_the_survey(world: World) -> None:
+    customer = await world.customer(8)
+    await world.invite(customer)
+    reply = await world.say(8, "The parcel arrived early, lovely driver", 10)
+    assert "what were you expecting" in reply.text
+    survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
+    assert survey.status == "in_progress" and "experience" in survey.state
+
+
+@pytest.mark.parametrize(
+    ("experience", "rating", "negative"),
+    [
+        ("It was awful, broken box", 4, True),  # negative sentiment despite a good rating
+        ("I am furious about it", 3, True),  # anger
+        ("All good, thanks", 2, True),  # low rating
+        ("All good, thanks", 4, False),
+    ],
+)
+async def test_negative_experience_branches_to_recovery(
+    world: World, experience: str, rating: int, negative: bool
+) -> None:
+    customer = await world.customer(9)
+    invitation = await world.invite(customer)
+    await world.press(9, data_of(invitation, "yes"))
+    await world.say(9, "fast delivery", 10)
+    rating_q = await world.say(9, experience, 11)
+    reply = await world.press(9, data_of(rating_q, f"r{rating}"), message_id=12)
+    survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
+    alert = await alerts.alert_for_survey(world.db, survey.id)
+    if negative:
+        assert "What could we have done better" in reply.text
+        assert alert is not None and alert.posted_chat_id == STAFF
+        assert world.inbox.to(STAFF)
+    else:
+        assert "Thank you so much" in reply.text
+        assert alert is None and not world.inbox.to(STAFF)
+
+
+async def test_model_failure_keeps_the_answer_and_the_dialogue_goes_on(world: World) -> None:
+    customer = await world.customer(10)
+    invitation = await world.invite(customer)
+    await world.press(10, data_of(invitation, "yes"))
+    world.classifier.fail = True
+    await world.say(10, "fast delivery", 10)
+    rating_q = await world.say(10, "It was awful", 11)
+    assert "rate it" in rating_q.text
+    survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
+    stored = await answers.answers_for_survey(world.db, survey.id)
+    assert [a.analysis_state for a in stored] == ["failed", "failed"]
+    world.classifier.fail = False
+    from bot.analysis import retry_pending
+
+    assert await retry_pending(world.db, world.classifier) == 2
+    assert all(a.analysis_state == "done" for a in await answers.answers_for_survey(world.db, survey.id))
+
+
+async def test_skip_and_redelivered_update(world: World) -> None:
+    customer = await world.customer(11)
+    invitation = await world.invite(customer)
+    await world.press(11, data_of(invitation, "yes"))
+    await world.engine.on_skip(world.sender(11), at=NOON)
+    assert "how did it actually go" in world.inbox.last(11).text
+    before = len(world.inbox.sent)
+    await world.say(11, "Great", 20)
+    await world.engine.on_text(IncomingText(world.sender(11), 20, "Great", NOON))  # the same update again
+    assert len(world.inbox.sent) == before + 1
+    survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
+    assert survey.state["expectation"] is None and survey.step == "rating"
+
+
+async def test_dont_ask_me_again_opts_out(world: World) -> None:
+    customer = await world.customer(12)
+    invitation = await world.invite(customer)
+    reply = await world.press(12, data_of(invitation, "never"))
+    assert "won't send you any more surveys" in reply.text
+    stored = await customers.get_customer(world.db, customer.id)
+    assert stored is not None and stored.consent == "opted_out"
+
+
+async def test_one_reminder_then_expiry(world: World) -> None:
+    customer = await world.customer(13)
+    await world.invite(customer)
+    for hours in (25, 26, 30):
+        world.clock[0] = NOON + timedelta(hours=hours)
+        await world.outreach.tick()
+    reminders = [m for m in world.inbox.to(13) if "gentle nudge" in m.text]
+    assert len(reminders) == 1
+    world.clock[0] = NOON + timedelta(days=3, minutes=1)
+    report = await world.outreach.tick()
+    assert report.expired == 1
+    assert (await surveys.surveys_for_customer(world.db, customer.id))[0].status == "expired"
+
+
+async def test_invitation_waits_for_quiet_hours_to_end(world: World) -> None:
+    customer = await world.customer(14)
+    touchpoint = await touchpoints.get_touchpoint(world.db, "delivery")
+    assert touchpoint is not None
+    event, _ = await events.record_event(
+        world.db,
+        external_id="late",
+        customer_id=customer.id,
+        touchpoint_id=touchpoint.id,
+        occurred_at=NOON,
+        attributes={},
+    )
+    result = await schedule_survey(world.db, world.settings, event=event, now=NOON)
+    assert result.scheduled_at == NOON + timedelta(hours=2)
+    # The customer moves to Tokyo before it is sent: 14:00 UTC is 23:00 there.
+    await customers.set_timezone(world.db, customer.id, "Asia/Tokyo")
+    world.clock[0] = NOON + timedelta(hours=2)
+    report = await world.outreach.tick()
+    assert report.deferred == 1 and not world.inbox.to(14)
+    world.clock[0] = datetime(2026, 5, 5, 0, 0, tzinfo=UTC)  # 09:00 in Tokyo
+    assert (await world.outreach.tick()).invited == 1
+
+
+async def test_blocked_customer_is_marked_unreachable(world: World) -> None:
+    customer = await world.customer(15)
+    world.inbox.blocked.add(15)
+    touchpoint = await touchpoints.get_touchpoint(world.db, "delivery")
+    assert touchpoint is not None
+    event, _ = await events.record_event(
+        world.db,
+        external_id="b",
+        customer_id=customer.id,
+        touchpoint_id=touchpoint.id,
+        occurred_at=NOON - timedelta(hours=2),
+        attributes={},
+    )
+    await schedule_survey(world.db, world.settings, event=event, now=NOON)
+    report = await world.outreach.tick()
+    assert report.unreachable == 1
+    stored = await customers.get_customer(world.db, customer.id)
+    assert stored is not None and stored.unreachable_at is not None
+
+
+async def test_non_text_leaves_the_survey_where_it_was(world: World) -> None:
+    customer = await world.customer(16)
+    invitation = await world.invite(customer)
+    await world.press(16, data_of(invitation, "yes"))
+    await world.engine.on_non_text(world.sender(16))
+    assert "please answer with text or the buttons" in world.inbox.last(16).text
+    survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
+    assert survey.step == "expectation"
