@@ -7,6 +7,7 @@ entities (offsets in UTF-16 code units, as Telegram counts them).
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -69,7 +70,7 @@ def _attributes(raw: str, source: str, at: int) -> dict[str, str]:
                 f"{_byte_offset(source, at)}"
             )
         value = next((group for group in match.groups()[1:] if group is not None), "")
-        found[match.group(1).lower()] = value
+        found[match.group(1).lower()] = html.unescape(value)
         position = match.end()
     return found
 
@@ -109,6 +110,18 @@ def parse_html(source: str) -> tuple[str, list[dict[str, Any]]]:
                     f'Unmatched end tag at byte offset {_byte_offset(source, i)}, expected "</{expected}>", '
                     f'found "</{name}>"'
                 )
+            language = attributes.get("class", "")
+            if (
+                expected == "code"
+                and open_tags
+                and open_tags[-1][0] == "pre"
+                and language.startswith("language-")
+            ):
+                open_tags[-1][2]["language"] = language.removeprefix(
+                    "language-"
+                )  # one pre entity, as Telegram
+                i = end + 1
+                continue
             entity = _entity_for(expected, attributes, start, length)
             if entity is not None:
                 entities.append(entity)
@@ -145,6 +158,8 @@ def _entity_for(name: str, attributes: dict[str, str], start: int, end: int) -> 
         return None
     elif name == "blockquote" and "expandable" in attributes:
         entity["type"] = "expandable_blockquote"
+    elif name == "pre" and attributes.get("language"):
+        entity["language"] = attributes["language"]
     elif name == "tg-emoji":
         entity["custom_emoji_id"] = attributes.get("emoji-id", "")
     return entity

@@ -359,3 +359,24 @@ async def test_a_set_webhook_receives_updates_and_blocks_polling(bot_api: BotApi
         assert await updates(bot) == ()  # delivered updates are not offered again
     finally:
         await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "entities"),
+    [
+        ("<b>a <i>b</i></b> 😀<u>x</u>", "a b 😀x", [("bold", 0, 3), ("italic", 2, 1), ("underline", 6, 1)]),
+        ("Tom &amp; Jerry &#128512; &nbsp; 1 > 0", "Tom & Jerry 😀 &nbsp; 1 > 0", []),
+        ('<pre><code class="language-python">x &lt; 1</code></pre>', "x < 1", [("pre", 0, 5)]),
+        ('<a href="https://x.example/?a=1&amp;b=2">here</a>', "here", [("text_link", 0, 4)]),
+    ],
+)
+async def test_html_becomes_the_text_and_entities_telegram_shows(
+    bot: Bot, source: str, text: str, entities: list[tuple[str, int, int]]
+) -> None:
+    sent = await bot.send_message(42, source, parse_mode="HTML")
+    assert sent.text == text
+    assert [(entity.type, entity.offset, entity.length) for entity in sent.entities] == entities
+    if sent.entities and sent.entities[0].type == "pre":
+        assert sent.entities[0].language == "python"
+    if sent.entities and sent.entities[0].type == "text_link":
+        assert sent.entities[0].url == "https://x.example/?a=1&b=2"
