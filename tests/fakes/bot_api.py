@@ -8,7 +8,15 @@ In tests (see the ``bot_api`` fixture in tests/conftest.py)::
     after = len(emu.calls)
     ana.send_command("start")
     reply = await emu.wait_for_message(42, after=after)   # or wait_for_call("sendMessage", ...)
-    emu.fail_next("sendMessage", status=429, retry_after=1)
+    emu.fail_next("sendMessage", status=429, retry_after=1)      # also 403, 400, 500; chat_id=, delay=
+    emu.delay_next("sendMessage", 2.0)                            # answer late
+    ana.press("rate:5", message_id=reply.message_id)             # a callback query on the bot's message
+    ana.block_bot()                                               # my_chat_member, then 403 on every send
+    emu.users[42]; emu.group_chat(-100100, "CX team"); emu.commands_for({"type": "all_private_chats"})
+
+RecordedCall has helpers: ok, chat_id, text (as sent, HTML), plain_text (as shown), message_id,
+reply_markup, buttons(), button_data(), button_texts(). messages_to() and wait_for_message() only see
+successful sends and edits (what the chat shows); calls and wait_for_call() see every attempt.
 
 It behaves like Telegram where a bot could notice: getUpdates is a real long poll (offset confirms,
 timeout, wakes on a new update, a newer poll terminates an older one with 409), HTML parse mode is parsed
@@ -22,7 +30,7 @@ Standalone, to try ``momento run`` by hand::
     python -m tests.fakes.bot_api --port 8081          # prints the URLs and the env lines to use
     MOMENTO_TELEGRAM__TOKEN=123456:TEST \\
     MOMENTO_TELEGRAM__BASE_URL=http://127.0.0.1:8081/bot \\
-    MOMENTO_TELEGRAM__BASE_FILE_URL=http://127.0.0.1:8081/file/bot momento run
+    MOMENTO_TELEGRAM__BASE_FILE_URL=http://127.0.0.1:8081/file/bot momento --config config.example.toml run
 
 then type lines into the emulator's terminal, one per message, as ``<user_id> <text>``::
 
@@ -1237,7 +1245,7 @@ async def _serve(args: argparse.Namespace) -> None:
     print(f"Bot API emulator at {emulator.url}  (token {args.token})", flush=True)
     print(
         f"  MOMENTO_TELEGRAM__TOKEN={args.token} MOMENTO_TELEGRAM__BASE_URL={emulator.base_url} "
-        f"MOMENTO_TELEGRAM__BASE_FILE_URL={emulator.base_file_url} momento run",
+        f"MOMENTO_TELEGRAM__BASE_FILE_URL={emulator.base_file_url} momento --config config.example.toml run",
         flush=True,
     )
     print("Type '<user_id> <text>' (e.g. '42 /start'); Ctrl-C to stop.", flush=True)
