@@ -313,6 +313,7 @@ class BotApiEmulator:
         self._update_event = asyncio.Event()
         self._call_event = asyncio.Event()
         self._poll_generation = 0
+        self.waiting_polls = 0  # getUpdates calls held open right now
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._client: ClientSession | None = None
@@ -671,8 +672,12 @@ class BotApiEmulator:
             if remaining <= 0:
                 return []
             event = self._update_event
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), remaining)
+            self.waiting_polls += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), remaining)
+            finally:
+                self.waiting_polls -= 1
 
     def _confirm(self, offset: int) -> None:
         if offset > 0:

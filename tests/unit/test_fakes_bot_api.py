@@ -42,6 +42,15 @@ async def updates(bot: Bot, **kwargs: Any) -> tuple[Update, ...]:
     return await bot.get_updates(**kwargs)
 
 
+async def poll_in_flight(bot_api: BotApiEmulator) -> None:
+    """Until the emulator holds a long poll open (a guard, not a timing assertion)."""
+    for _ in range(500):
+        if bot_api.waiting_polls:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no long poll arrived")
+
+
 # ------------------------------------------------------------------------------------------------ identity
 
 
@@ -73,8 +82,7 @@ async def test_an_unknown_method_is_404_in_the_bot_api_envelope(bot_api: BotApiE
 
 async def test_a_waiting_poll_wakes_when_a_user_writes(bot_api: BotApiEmulator, bot: Bot) -> None:
     poll = asyncio.create_task(updates(bot, timeout=20))
-    await bot_api.wait_for_call("getMe")  # the poll is in flight or about to be
-    await asyncio.sleep(0.05)
+    await poll_in_flight(bot_api)
     bot_api.user(42).send_text("hello")
     received = await asyncio.wait_for(poll, 10)  # the guard only; the long poll itself would take 20 s
     assert [update.message.text for update in received if update.message] == ["hello"]
@@ -98,14 +106,14 @@ async def test_a_poll_without_updates_ends_empty_at_its_timeout(bot: Bot) -> Non
 
 async def test_stop_releases_a_waiting_poll(bot_api: BotApiEmulator, bot: Bot) -> None:
     poll = asyncio.create_task(updates(bot, timeout=30))
-    await asyncio.sleep(0.1)
+    await poll_in_flight(bot_api)
     await bot_api.stop()
     assert await asyncio.wait_for(poll, 5) == ()
 
 
 async def test_a_newer_poll_terminates_the_older_with_conflict(bot_api: BotApiEmulator, bot: Bot) -> None:
     older = asyncio.create_task(updates(bot, timeout=20))
-    await asyncio.sleep(0.1)
+    await poll_in_flight(bot_api)
     async with Bot(bot_api.token, base_url=bot_api.base_url) as second_instance:
         newer = asyncio.create_task(updates(second_instance, timeout=1))
         with pytest.raises(Conflict, match=r"(?i)only one bot instance"):
