@@ -20,7 +20,9 @@ EXPERIENCE_QUESTIONS = ("experience", "unsolicited")
 # Answers worth quoting back to staff.
 QUOTABLE_QUESTIONS = ("experience", "improvement", "unsolicited")
 
-_GROUP_COLUMNS: dict[GroupBy, str] = {"touchpoint": "a.touchpoint_id", "tier": "c.tier"}
+# "+ 0" keeps SQLite from walking the whole touchpoint index just to skip a sort of a dozen groups; the
+# time range index is the selective one (measured on 1M answers: 166 ms -> 37 ms for the gap query).
+_GROUP_COLUMNS: dict[GroupBy, str] = {"touchpoint": "a.touchpoint_id + 0", "tier": "c.tier"}
 _SURVEY_GROUP_COLUMNS: dict[GroupBy, str] = {"touchpoint": "s.touchpoint_id", "tier": "c.tier"}
 _ALERT_GROUP_COLUMNS: dict[GroupBy, str] = {"touchpoint": "al.touchpoint_id", "tier": "c.tier"}
 
@@ -97,11 +99,13 @@ async def aggregates(
     group_by: GroupBy = "touchpoint",
     touchpoint_id: int | None = None,
     tier: str | None = None,
+    with_alerts: bool = True,
 ) -> dict[GroupKey, Aggregate]:
     """Invitations, ratings, sentiment, emotions, gaps and alerts per group for ``[start, end)``.
 
     Unsolicited feedback has no touchpoint: it is grouped under ``None``. Open alerts are counted as of now
-    (whatever the range); resolution times are those of alerts resolved within the range.
+    (whatever the range); resolution times are those of alerts resolved within the range. Without
+    *with_alerts* (a previous period, for comparison) the alert queries are skipped.
     """
     groups: dict[GroupKey, Aggregate] = {}
 
@@ -148,23 +152,12 @@ async def aggregates(
             emotion = str(row["emotion"])
             target.emotions[emotion] = target.emotions.get(emotion, 0) + count
 
-    # Gap per survey: experience score minus expectation score, for surveys whose experience is in range.
-    rows = await db.fetch_all(
-        f"""
-        SELECT {key} AS k, COUNT(*) AS n, TOTAL(x.sentiment_score - e.sentiment_score) AS gap
-        FROM answers AS a {join_customer}
-        JOIN analyses AS x ON x.id = a.current_analysis_id
-        JOIN answers AS ea ON ea.survey_id = a.survey_id AND ea.question = 'expectation'
-        JOIN analyses AS e ON e.id = ea.current_analysis_id
-        WHERE {where} AND a.question = 'experience' AND a.survey_id IS NOT NULL
-        GROUP BY k
-        """,
-        params,
-    )
-    for row in rows:
-        target = group(row["k"])
-        target.gap_surveys += int(row["n"])
-        target.gap_sum += float(row["gap"])
+    for k, (surveys, gap_sum) in (
+        await gaps(db, start, end, group_by=group_by, touchpoint_id=touchpoint_id, tier=tier)
+    ).items():
+        target = group(k)
+        target.gap_surveys += surveys
+        target.gap_sum += gap_sum
 
     survey_key = _SURVEY_GROUP_COLUMNS[group_by]
     survey_join = "JOIN customers AS c ON c.id = s.customer_id" if needs_customer else ""
@@ -183,9 +176,11 @@ async def aggregates(
         target.invited += int(row["invited"])
         target.completed += int(row["completed"])
 
+    if not with_alerts:
+        return groups
     alert_key = _ALERT_GROUP_COLUMNS[group_by]
     alert_join = "JOIN customers AS c ON c.id = al.customer_id" if needs_customer else ""
-    clauses = ["al.status != 'resolved'"]
+    clauses = ["al.status IN ('open', 'acknowledged')"]
     alert_params: list[Any] = []
     if touchpoint_id is not None:
         clauses.append("al.touchpoint_id = ?")
@@ -212,6 +207,34 @@ async def aggregates(
         if created is not None and resolved is not None:
             group(row["k"]).resolve_seconds.append((resolved - created).total_seconds())
     return groups
+
+
+async def gaps(
+    db: Database,
+    start: datetime,
+    end: datetime,
+    *,
+    group_by: GroupBy = "touchpoint",
+    touchpoint_id: int | None = None,
+    tier: str | None = None,
+) -> dict[GroupKey, tuple[int, float]]:
+    """(surveys, sum of experience score - expectation score) per group, for experiences in range."""
+    join_customer = "JOIN customers AS c ON c.id = a.customer_id" if group_by == "tier" or tier else ""
+    where, params = _filters("a.received_at", start, end, touchpoint_id, tier, "a.touchpoint_id")
+    rows = await db.fetch_all(
+        f"""
+        SELECT {_GROUP_COLUMNS[group_by]} AS k, COUNT(*) AS n,
+               TOTAL(x.sentiment_score - e.sentiment_score) AS gap
+        FROM answers AS a {join_customer}
+        JOIN analyses AS x ON x.id = a.current_analysis_id
+        JOIN answers AS ea ON ea.survey_id = a.survey_id AND ea.question = 'expectation'
+        JOIN analyses AS e ON e.id = ea.current_analysis_id
+        WHERE {where} AND a.question = 'experience' AND a.survey_id IS NOT NULL
+        GROUP BY k
+        """,
+        params,
+    )
+    return {row["k"]: (int(row["n"]), float(row["gap"])) for row in rows}
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,24 +314,26 @@ async def outcomes(
     rows = await db.fetch_all(
         """
         WITH surveyed AS (
-            SELECT ev.customer_id AS cid, ev.touchpoint_id AS tp, ev.occurred_at AS at, ev.amount AS amount,
-                   n.sentiment AS sentiment,
+            SELECT ev.id AS id, ev.customer_id AS cid, ev.touchpoint_id AS tp, ev.occurred_at AS at,
+                   ev.amount AS amount, n.sentiment AS sentiment,
                    strftime('%Y-%m-%dT%H:%M:%fZ', ev.occurred_at, :window) AS until
             FROM touchpoint_events AS ev
             JOIN surveys AS s ON s.event_id = ev.id AND s.kind = 'touchpoint'
             JOIN answers AS a ON a.survey_id = s.id AND a.question = 'experience'
             JOIN analyses AS n ON n.id = a.current_analysis_id
             WHERE ev.occurred_at >= :start AND ev.occurred_at < :end
+        ), followed AS (
+            -- One index probe per surveyed event finds every later event of the customer in the window.
+            SELECT sv.tp AS tp, sv.sentiment AS sentiment, sv.amount AS amount,
+                   COUNT(l.id) > 0 AS came_back, TOTAL(l.amount) AS later
+            FROM surveyed AS sv
+            LEFT JOIN touchpoint_events AS l
+                ON l.customer_id = sv.cid AND l.occurred_at > sv.at AND l.occurred_at <= sv.until
+            GROUP BY sv.id, sv.sentiment
         )
-        SELECT tp, sentiment, COUNT(*) AS events,
-               TOTAL(EXISTS (SELECT 1 FROM touchpoint_events AS l
-                             WHERE l.customer_id = cid AND l.occurred_at > at AND l.occurred_at <= until))
-                   AS came_back,
-               COUNT(amount) AS amount_events, TOTAL(amount) AS amount_sum,
-               TOTAL((SELECT TOTAL(l.amount) FROM touchpoint_events AS l
-                      WHERE l.customer_id = cid AND l.occurred_at > at AND l.occurred_at <= until))
-                   AS later_amount_sum
-        FROM surveyed
+        SELECT tp, sentiment, COUNT(*) AS events, TOTAL(came_back) AS came_back,
+               COUNT(amount) AS amount_events, TOTAL(amount) AS amount_sum, TOTAL(later) AS later_amount_sum
+        FROM followed
         GROUP BY tp, sentiment
         """,
         params,

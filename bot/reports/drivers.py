@@ -86,10 +86,10 @@ async def build_drivers(db: Database, settings: Settings, scope: Scope) -> Drive
     drivers.sort(key=lambda d: (d.impact is None, -(d.impact or 0.0), d.key))
 
     gaps = []
-    for tp_id, aggregate in (await report_queries.aggregates(db, start, end)).items():
+    for tp_id, (surveys, gap_sum) in (await report_queries.gaps(db, start, end)).items():
         key = keys.get(tp_id) if isinstance(tp_id, int) else None
-        if key in configured and aggregate.gap_surveys:
-            gaps.append((str(key), aggregate.gap_sum / aggregate.gap_surveys, aggregate.gap_surveys))
+        if key in configured and surveys:
+            gaps.append((str(key), gap_sum / surveys, surveys))
     gaps.sort(key=lambda item: (item[1], item[0]))
 
     rows = await report_queries.outcomes(db, start, end, settings.reports.comeback_window)

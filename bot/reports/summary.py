@@ -54,7 +54,7 @@ async def build_summary(db: Database, settings: Settings, scope: Scope) -> Summa
     )
     previous = scope.period.previous()
     before_groups = await report_queries.aggregates(
-        db, previous.start, previous.end, touchpoint_id=touchpoint_id, tier=scope.tier
+        db, previous.start, previous.end, touchpoint_id=touchpoint_id, tier=scope.tier, with_alerts=False
     )
     ranked: list[RankedTouchpoint] = []
     if scope.touchpoint is None:
