@@ -27,6 +27,7 @@ ImportKind = Literal["customers", "events"]
 CUSTOMER_COLUMNS = ("external_id", "name", "language", "timezone", "tier")
 CUSTOMER_REQUIRED = ("external_id",)
 EVENT_COLUMNS = ("external_id", "customer_external_id", "touchpoint", "occurred_at", "attributes")
+EVENT_CHUNK = 500
 EVENT_REQUIRED = ("external_id", "customer_external_id", "touchpoint", "occurred_at")
 
 
@@ -212,6 +213,21 @@ async def import_file(
     bad_lines = {error.line for error in report.errors}
     model, build, required = _shape(kind)
     report.written = True
+    chunk: list[tuple[int, EventIn]] = []
+
+    async def flush() -> None:
+        # Events go in chunks: one commit per chunk instead of one per row.
+        results = await ingest.ingest_events(db, settings, [event for _, event in chunk], now=now)
+        for (line, _), result in zip(chunk, results, strict=True):
+            if result.outcome == "rejected":
+                report.errors.append(RowError(line, result.message or "rejected"))
+            else:
+                report.imported += 1
+            report.outcomes[result.reason or result.outcome] += 1
+        if progress:
+            progress(len(chunk))
+        chunk.clear()
+
     for row in _open_rows(path, required):
         if row.line in bad_lines:
             if progress:
@@ -222,14 +238,13 @@ async def import_file(
             _, created = await ingest.upsert_customer(db, parsed)
             report.outcomes["created" if created else "updated"] += 1
             report.imported += 1
+            if progress:
+                progress(1)
         elif isinstance(parsed, EventIn):
-            result = (await ingest.ingest_events(db, settings, [parsed], now=now))[0]
-            if result.outcome == "rejected":
-                report.errors.append(RowError(row.line, result.message or "rejected"))
-            else:
-                report.imported += 1
-            report.outcomes[result.reason or result.outcome] += 1
-        if progress:
-            progress(1)
+            chunk.append((row.line, parsed))
+            if len(chunk) >= EVENT_CHUNK:
+                await flush()
+    if chunk:
+        await flush()
     report.errors.sort(key=lambda error: error.line)
     return report

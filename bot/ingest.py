@@ -7,6 +7,7 @@ in between loses nothing, and sending the same event again completes the job (bo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,85 +119,130 @@ def _rejected(
     )
 
 
-async def ingest_event(
-    db: Database,
-    settings: Settings,
-    event: EventIn,
-    *,
-    now: datetime,
-    index: int = 0,
-    touchpoints: _Touchpoints | None = None,
-) -> EventResult:
-    """Record one event and plan its survey; the result says which survey, or why there is none."""
+@dataclass(slots=True)
+class _Pending:
+    """A valid event with a known touchpoint, on its way through the batch."""
+
+    position: int
+    index: int
+    event: EventIn
+    touchpoint: Touchpoint
+    now: datetime
+
+
+async def _ingest_all(
+    db: Database, settings: Settings, work: Sequence[tuple[int, EventIn | list[FieldError], datetime]]
+) -> list[EventResult]:
+    """Results for (index, item, now) triples, written with two commits whatever their number.
+
+    Customers first (committed, so scheduling's reads see them), then every event and its survey in one
+    batch: frequency-cap decisions inside the batch see each other, as they would one by one.
+    """
+    touchpoints = _Touchpoints(db)
+    results: list[EventResult | None] = [None] * len(work)
+    pending: list[_Pending] = []
+    for position, (index, item, now) in enumerate(work):
+        if not isinstance(item, EventIn):
+            results[position] = _rejected(index, None, "invalid", errors=item)
+            continue
+        touchpoint = await touchpoints.get(item.touchpoint)
+        if touchpoint is None or settings.touchpoint(item.touchpoint) is None:
+            known = ", ".join(tp.key for tp in settings.touchpoints) or "none configured"
+            message = f"no touchpoint {item.touchpoint!r} is configured (known: {known})"
+            results[position] = _rejected(index, item.external_id, "unknown_touchpoint", message)
+        elif not touchpoint.active:
+            results[position] = _rejected(index, item.external_id, "inactive_touchpoint")
+        else:
+            pending.append(_Pending(position, index, item, touchpoint, now))
+
+    customers: dict[str, Customer] = {}
+    new_customers: set[str] = set()
+    for external_id in dict.fromkeys(p.event.customer_external_id for p in pending):
+        found = await customer_repo.get_by_external_id(db, external_id)
+        if found is None:
+            new_customers.add(external_id)
+        else:
+            customers[external_id] = found
+    if new_customers:
+        # The order system may tell us about the event before the customer record: keep both.
+        async with db.batch():
+            for external_id in sorted(new_customers):
+                customers[external_id] = await customer_repo.upsert_customer(db, external_id)
+
+    named_surveys: list[tuple[int, int]] = []
+    async with db.batch():
+        for job in pending:
+            customer = customers[job.event.customer_external_id]
+            first_sight = job.event.customer_external_id in new_customers
+            new_customers.discard(job.event.customer_external_id)
+            try:
+                result, survey_id = await _record_and_schedule(db, settings, job, customer, first_sight)
+            except Exception:
+                # One event's surprise must not sink the others sharing the commit; its savepoint is undone.
+                log.exception("could not ingest event %r", job.event.external_id)
+                result, survey_id = (
+                    _rejected(job.index, job.event.external_id, "other", "a server error; send it again"),
+                    None,
+                )
+            results[job.position] = result
+            if survey_id is not None:
+                named_surveys.append((job.position, survey_id))
+    # Surveys not scheduled by this call are named with their current status, readable once committed.
+    for position, survey_id in named_surveys:
+        survey_now = await survey_repo.get_survey(db, survey_id)
+        current = results[position]
+        if survey_now is not None and current is not None:
+            survey = SurveyOut(
+                id=survey_now.id, status=survey_now.status, scheduled_at=survey_now.scheduled_at
+            )
+            results[position] = current.model_copy(update={"survey": survey})
+    assert all(result is not None for result in results)
+    return [result for result in results if result is not None]
+
+
+async def _record_and_schedule(
+    db: Database, settings: Settings, item: _Pending, customer: Customer, customer_created: bool
+) -> tuple[EventResult, int | None]:
+    """The event's result, and the id of a survey whose status must still be looked up."""
     from bot.outreach import schedule_survey
 
-    lookup = touchpoints or _Touchpoints(db)
-    touchpoint = await lookup.get(event.touchpoint)
-    if touchpoint is None or settings.touchpoint(event.touchpoint) is None:
-        known = ", ".join(tp.key for tp in settings.touchpoints) or "none configured"
-        return _rejected(
-            index,
-            event.external_id,
-            "unknown_touchpoint",
-            f"no touchpoint {event.touchpoint!r} is configured (known: {known})",
-        )
-    if not touchpoint.active:
-        return _rejected(index, event.external_id, "inactive_touchpoint")
-    customer = await customer_repo.get_by_external_id(db, event.customer_external_id)
-    customer_created = False
-    if customer is None:
-        # The order system may tell us about the event before the customer record: keep both.
-        customer = await customer_repo.upsert_customer(db, event.customer_external_id)
-        customer_created = True
+    event = item.event
     stored, created = await event_repo.record_event(
         db,
         external_id=event.external_id,
         customer_id=customer.id,
-        touchpoint_id=touchpoint.id,
+        touchpoint_id=item.touchpoint.id,
         occurred_at=event.occurred_at,
         attributes=event.attributes,
     )
-    if not created and (stored.customer_id != customer.id or stored.touchpoint_id != touchpoint.id):
-        return EventResult(
-            index=index,
+    if not created and (stored.customer_id != customer.id or stored.touchpoint_id != item.touchpoint.id):
+        message = "this event id was already used for another customer or touchpoint; nothing changed"
+        return _rejected(item.index, event.external_id, "duplicate", message), None
+    scheduling = await schedule_survey(db, settings, event=stored, now=item.now)
+    if created and scheduling.scheduled and scheduling.survey_id is not None:
+        survey = SurveyOut(id=scheduling.survey_id, status="scheduled", scheduled_at=scheduling.scheduled_at)
+        result = EventResult(
+            index=item.index,
             external_id=event.external_id,
-            outcome="rejected",
-            reason="duplicate",
-            message="this event id was already used for another customer or touchpoint; nothing changed",
+            outcome="scheduled",
+            message=f"survey scheduled for {survey.scheduled_at}",
             event_id=stored.id,
+            customer_created=customer_created,
+            survey=survey,
         )
-    scheduling = await schedule_survey(db, settings, event=stored, now=now)
-    survey_out: SurveyOut | None = None
-    if scheduling.scheduled and scheduling.survey_id is not None:
-        survey_out = SurveyOut(
-            id=scheduling.survey_id, status="scheduled", scheduled_at=scheduling.scheduled_at
-        )
-        if created:
-            return EventResult(
-                index=index,
-                external_id=event.external_id,
-                outcome="scheduled",
-                message=f"survey scheduled for {survey_out.scheduled_at}",
-                event_id=stored.id,
-                customer_created=customer_created,
-                survey=survey_out,
-            )
-    elif scheduling.survey_id is not None:
-        # A duplicate or skipped event still names its survey, with the status it has now.
-        found = await survey_repo.get_survey(db, scheduling.survey_id)
-        if found is not None:
-            survey_out = SurveyOut(id=found.id, status=found.status, scheduled_at=found.scheduled_at)
+        return result, None
+    # Sending an event again completes a job a crash interrupted, and still answers "duplicate".
     reason: EventReason = "duplicate" if not created else _reason(scheduling.reason)
-    return EventResult(
-        index=index,
+    result = EventResult(
+        index=item.index,
         external_id=event.external_id,
         outcome="not_scheduled",
         reason=reason,
         message=REASON_MESSAGES[reason],
         event_id=stored.id,
         customer_created=customer_created,
-        survey=survey_out,
     )
+    return result, scheduling.survey_id
 
 
 def _reason(value: str | None) -> EventReason:
@@ -214,16 +260,55 @@ async def ingest_events(
     now: datetime,
 ) -> list[EventResult]:
     """Each item on its own: a bad event in a batch is answered, and never stops the good ones."""
-    touchpoints = _Touchpoints(db)
-    results = []
-    for index, item in enumerate(items):
-        if isinstance(item, EventIn):
-            results.append(
-                await ingest_event(db, settings, item, now=now, index=index, touchpoints=touchpoints)
-            )
-        else:
-            results.append(_rejected(index, None, "invalid", errors=item))
-    return results
+    return await _ingest_all(db, settings, [(index, item, now) for index, item in enumerate(items)])
+
+
+class EventIngestor:
+    """Group commit for concurrent callers: whatever arrives while a batch is being written is written
+    together next, so a commit's fsync is paid per batch rather than per request.
+
+    Nothing runs between batches (the drain task ends when the queue is empty), so there is nothing to stop.
+    """
+
+    def __init__(self, db: Database, settings: Settings, *, max_batch: int = 500) -> None:
+        self._db = db
+        self._settings = settings
+        self._max_batch = max_batch
+        self._queue: list[
+            tuple[Sequence[EventIn | list[FieldError]], datetime, asyncio.Future[list[EventResult]]]
+        ]
+        self._queue = []
+        self._drain_task: asyncio.Task[None] | None = None
+
+    async def ingest(
+        self, items: Sequence[EventIn | list[FieldError]], *, now: datetime
+    ) -> list[EventResult]:
+        future: asyncio.Future[list[EventResult]] = asyncio.get_running_loop().create_future()
+        self._queue.append((items, now, future))
+        if self._drain_task is None or self._drain_task.done():
+            self._drain_task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            jobs = [self._queue.pop(0)]
+            size = len(jobs[0][0])
+            while self._queue and size + len(self._queue[0][0]) <= self._max_batch:
+                jobs.append(self._queue.pop(0))
+                size += len(jobs[-1][0])
+            work = [(index, item, now) for items, now, _ in jobs for index, item in enumerate(items)]
+            try:
+                results = await _ingest_all(self._db, self._settings, work)
+            except Exception as exc:
+                for _, _, future in jobs:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            start = 0
+            for items, _, future in jobs:
+                if not future.done():  # the caller may have gone (client disconnected)
+                    future.set_result(results[start : start + len(items)])
+                start += len(items)
 
 
 # --- deep links -----------------------------------------------------------------------------------------

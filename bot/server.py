@@ -181,6 +181,7 @@ def create_app(
 ) -> Starlette:
     """The ASGI app. *bot_username* names the bot for deep links; *updates* enables the webhook route."""
     keys = _Keys(settings)
+    ingestor = ingest.EventIngestor(db, settings)
     limit = settings.server.max_body_bytes
 
     async def healthz(request: Request) -> Response:
@@ -216,7 +217,7 @@ def create_app(
             if not isinstance(payload, dict):
                 raise ApiError(422, "invalid", 'send one event object, or {"events": [...]} for a batch')
             items = [_validate(EventIn, payload)]
-        results = await ingest.ingest_events(db, settings, items, now=clock())
+        results = await ingestor.ingest(items, now=clock())
         return _json(EventsResponse(results=results, counts=_counts(results)))
 
     async def get_link(request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator, Callable
@@ -432,3 +433,28 @@ async def test_health_and_openapi_need_no_key(api: tuple[httpx.AsyncClient, Data
     }
     docs = await client.get("/docs")
     assert "/v1/events" in docs.text
+
+
+# --- many callers at once (group commit) ------------------------------------------------------------
+
+
+async def test_concurrent_callers_are_each_answered_as_if_alone(
+    api: tuple[httpx.AsyncClient, Database],
+) -> None:
+    client, db = api
+    for number in range(10):
+        await linked(db, f"c-{number}", user_id=700 + number)
+    bodies = [event(f"e-{number}", f"c-{number % 10}", touchpoint="delivery") for number in range(30)]
+    answers = await asyncio.gather(*(client.post("/v1/events", json=body, headers=AUTH) for body in bodies))
+    results = [answer.json()["results"][0] for answer in answers]
+    assert [result["external_id"] for result in results] == [f"e-{number}" for number in range(30)]
+    # One survey per customer; their other events meet the frequency cap, whichever request came first.
+    outcomes = [(result["outcome"], result["reason"]) for result in results]
+    assert outcomes.count(("scheduled", None)) == 10
+    assert outcomes.count(("not_scheduled", "frequency_cap")) == 20
+    scheduled_per_customer = await db.fetch_all(
+        "SELECT customer_id, COUNT(*) AS n FROM surveys WHERE status = 'scheduled' GROUP BY customer_id"
+    )
+    assert [row["n"] for row in scheduled_per_customer] == [1] * 10
+    capped = next(result for result in results if result["reason"] == "frequency_cap")
+    assert capped["survey"]["status"] == "skipped"
