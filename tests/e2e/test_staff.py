@@ -124,3 +124,34 @@ async def test_admin_manages_staff_and_exports(bot_api: BotApiEmulator, staff_bo
     assert "12 answers" in document.params["caption"]
     refused = await ask(bot_api, ADMIN_USER_ID, "export", "pdf")
     assert "Can't export that" in (refused.plain_text or "")
+
+
+async def test_digest_reaches_the_staff_chat_once_even_across_a_restart(
+    bot_api: BotApiEmulator, running_app: AppRunner, settings_factory: SettingsFactory, classifier: Any
+) -> None:
+    from datetime import timedelta
+
+    from bot.handlers.staff import DIGEST_JOB
+    from storage.db import utcnow
+    from tests.unit.test_reports import Seeder
+
+    settings = settings_factory(
+        touchpoints=TOUCHPOINTS,
+        survey={"default_timezone": "UTC"},
+        reports={"digest": "daily", "digest_time": "00:00:00"},
+    )
+    yesterday = utcnow().replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    async with await Database.open(settings.storage.path) as db:
+        seed = Seeder(db)
+        await seed.setup()
+        await seed.survey("d1", "c1", "delivery", yesterday, rating=5, experience=0.6, expectation=0.2)
+        await seed.survey("d2", "c4", "delivery", yesterday, rating=2, experience=-0.5, expectation=0.2)
+    for _ in range(2):  # the second Application is a restart on the same database
+        app = await running_app(settings, classifier=classifier)
+        job = app.job_queue.get_jobs_by_name(DIGEST_JOB)[0]
+        await job.run(app)
+        await job.run(app)
+        await running_app.stop(app)
+    digests = [c for c in bot_api.messages_to(STAFF_CHAT_ID) if "Daily digest" in (c.plain_text or "")]
+    assert len(digests) == 1
+    assert "CSAT (4–5): 50.0% of 2 ratings · mean 3.5/5" in (digests[0].plain_text or "")
