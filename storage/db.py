@@ -132,8 +132,12 @@ def _split_sql(script: str) -> Iterable[str]:
         yield statement.strip()
 
 
-# The batch (database, writer) the current task is inside, if any (see Database.batch).
-_BATCH: ContextVar[tuple[Database, aiosqlite.Connection] | None] = ContextVar("momento_batch", default=None)
+# The write transaction the current task is inside, if any: (database, task). A nested transaction() of the
+# same task becomes a savepoint instead of waiting for the lock it holds itself (which would deadlock). Tasks
+# created inside inherit the context variable but not the transaction: the task check sends them to the lock.
+_OPEN_TRANSACTION: ContextVar[tuple[Database, asyncio.Task[Any] | None] | None] = ContextVar(
+    "momento_transaction", default=None
+)
 _SAVEPOINTS = itertools.count()
 
 
@@ -194,10 +198,10 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction: commits on success, rolls back on any exception.
 
-        Inside :meth:`batch` (same task) it is a savepoint of the batch's transaction instead.
+        Nested in a transaction (or :meth:`batch`) of the same task it is a savepoint instead: a failing
+        inner block rolls back alone, and the outer one still decides whether anything is committed.
         """
-        batch = _BATCH.get()
-        if batch is not None and batch[0] is self:
+        if self._inside_own_transaction():
             name = f"momento_sp{next(_SAVEPOINTS)}"
             await self._writer.execute(f"SAVEPOINT {name}")
             try:
@@ -210,6 +214,7 @@ class Database:
             return
         async with self._write_lock:
             await self._writer.execute("BEGIN IMMEDIATE")
+            token = _OPEN_TRANSACTION.set((self, asyncio.current_task()))
             try:
                 yield self._writer
                 await self._writer.commit()
@@ -219,6 +224,12 @@ class Database:
                 if self._writer.in_transaction:
                     await self._writer.rollback()
                 raise
+            finally:
+                _OPEN_TRANSACTION.reset(token)
+
+    def _inside_own_transaction(self) -> bool:
+        current = _OPEN_TRANSACTION.get()
+        return current is not None and current[0] is self and current[1] is asyncio.current_task()
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[None]:
@@ -227,16 +238,8 @@ class Database:
         Every ``transaction()`` this task opens inside the block becomes a savepoint, so a failing one
         still rolls back alone. Reads through ``fetch_*`` (the reader) see the batch only after it commits.
         """
-        batch = _BATCH.get()
-        if batch is not None and batch[0] is self:
+        async with self.transaction():
             yield
-            return
-        async with self.transaction() as conn:
-            token = _BATCH.set((self, conn))
-            try:
-                yield
-            finally:
-                _BATCH.reset(token)
 
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[aiosqlite.Row]:
         async with self._reader.execute(sql, params) as cursor:
