@@ -83,6 +83,11 @@ async def _link(
     language: str | None,
     now: str,
 ) -> Customer:
+    if (
+        await _rows.one(conn, "SELECT 1 FROM customers WHERE id = ? AND erased_at IS NULL", (customer_id,))
+        is None
+    ):
+        raise NotFoundError(f"customer {customer_id} does not exist or was erased")
     # One Telegram user belongs to one customer: a link elsewhere moves, it is never duplicated.
     await conn.execute(
         """UPDATE customers SET telegram_user_id = NULL, telegram_chat_id = NULL, updated_at = ?
@@ -99,7 +104,7 @@ async def _link(
             language = COALESCE(language, :language),
             unreachable_at = NULL,
             updated_at = :now
-        WHERE id = :id
+        WHERE id = :id AND erased_at IS NULL
         RETURNING *
         """,
         {
@@ -112,7 +117,8 @@ async def _link(
         },
     )
     if row is None:
-        raise NotFoundError(f"customer {customer_id} does not exist")
+        # An erased customer is gone for good: a stale deep link must not re-attach a person to it.
+        raise NotFoundError(f"customer {customer_id} does not exist or was erased")
     return _rows.customer(row)
 
 

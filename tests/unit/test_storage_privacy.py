@@ -289,6 +289,18 @@ async def test_an_erased_customer_who_writes_again_starts_as_a_stranger(
 
     assert again.id != s.customer_id
     assert await answers.answers_for_customer(db, again.id) == []
+    # A stale deep link to the erased record cannot attach the person to it again.
+    with pytest.raises(NotFoundError, match="erased"):
+        await customers.link_telegram(
+            db,
+            s.customer_id,
+            telegram_user_id=USER_ID,
+            telegram_chat_id=USER_ID,
+            display_name=NAME,
+            language="es",
+        )
+    still = await customers.get_by_telegram_user(db, USER_ID)
+    assert still is not None and still.id == again.id
 
 
 async def test_export_holds_everything_about_the_customer_and_nothing_else(
