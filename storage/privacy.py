@@ -31,9 +31,19 @@ async def erase_customer(db: Database, customer_id: int, *, actor: str) -> None:
     harmless. The customer also stops being contactable (consent becomes opted out)."""
     now = to_db_time(utcnow())
     async with db.transaction() as conn:
-        row = await _rows.one(conn, "SELECT erased_at FROM customers WHERE id = ?", (customer_id,))
+        row = await _rows.one(
+            conn, "SELECT erased_at, telegram_user_id FROM customers WHERE id = ?", (customer_id,)
+        )
         if row is None:
             raise NotFoundError(f"customer {customer_id} does not exist")
+        # The audit log must not keep the Telegram id we are erasing: a customer acting on their own data
+        # (this erasure, earlier exports) is recorded under their internal id instead.
+        own_actor = f"telegram:{row['telegram_user_id']}" if row["telegram_user_id"] is not None else None
+        subject_actor = f"customer:{customer_id}"
+        if own_actor is not None:
+            await conn.execute("UPDATE audit_log SET actor = ? WHERE actor = ?", (subject_actor, own_actor))
+            if actor == own_actor:
+                actor = subject_actor
         await conn.execute(
             """
             UPDATE customers SET external_id = 'erased:' || id, telegram_user_id = NULL,
@@ -88,12 +98,19 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-async def export_customer(db: Database, customer_id: int) -> dict[str, Any]:
+async def export_customer(db: Database, customer_id: int, *, actor: str | None = None) -> dict[str, Any]:
     """Everything we hold about one customer, JSON-ready (times as UTC ISO text). Each answer carries
-    every analysis ever made of it, not only the current one. The caller audits the export."""
+    every analysis ever made of it, not only the current one. Every export is audited; *actor* defaults
+    to the customer themselves (``customer:<id>``), the self-service /export."""
     row = await db.fetch_one("SELECT * FROM customers WHERE id = ?", (customer_id,))
     if row is None:
         raise NotFoundError(f"customer {customer_id} does not exist")
+    await audit_repo.record(
+        db,
+        actor=actor or f"customer:{customer_id}",
+        action="customer.export",
+        subject=f"customer:{customer_id}",
+    )
     profile = asdict(_rows.customer(row))
     events = [
         asdict(_rows.event(r))

@@ -261,6 +261,21 @@ async def test_erased_answers_stay_countable_for_reports(seeded: tuple[Database,
     assert await counts() == before
 
 
+async def test_a_self_service_erasure_leaves_no_telegram_id_in_the_audit_log(
+    seeded: tuple[Database, Seeded],
+) -> None:
+    db, s = seeded
+    await privacy.export_customer(db, s.customer_id, actor=f"telegram:{USER_ID}")
+    await privacy.erase_customer(db, s.customer_id, actor=f"telegram:{USER_ID}")
+
+    entries = await audit.list_entries(db)
+    assert [(e.actor, e.action) for e in entries] == [
+        (f"customer:{s.customer_id}", "customer.erase"),
+        (f"customer:{s.customer_id}", "customer.export"),
+    ]
+    assert str(USER_ID) not in all_text_in_database(s.path)
+
+
 async def test_erasure_is_audited_and_repeatable(seeded: tuple[Database, Seeded]) -> None:
     db, s = seeded
     await privacy.erase_customer(db, s.customer_id, actor="telegram:900")
@@ -308,6 +323,9 @@ async def test_export_holds_everything_about_the_customer_and_nothing_else(
 ) -> None:
     db, s = seeded
     exported = await privacy.export_customer(db, s.customer_id)
+    assert [(e.actor, e.action) for e in await audit.list_entries(db)] == [
+        (f"customer:{s.customer_id}", "customer.export")
+    ]
     text = json.dumps(exported, ensure_ascii=False)  # JSON-ready: no datetime or other objects
 
     assert exported["customer"]["display_name"] == NAME
