@@ -4,7 +4,9 @@ Concurrency model: PTB runs handlers concurrently, so every write goes through o
 by an asyncio.Lock (``Database.transaction``). Inside one process no two write transactions ever overlap, so
 SQLite never answers "database is locked" to a handler; ``busy_timeout`` covers other processes (a CLI import
 while the bot runs). Reads use a separate connection: in WAL mode they see the last committed state and never
-wait for the writer.
+wait for the writer. A transaction opened inside another one of the same task is a savepoint, so repository
+calls compose (``batch``) and a handler can never deadlock on its own lock. Never await the network (Telegram)
+inside a transaction: every other write waits for it.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ async def _configure(conn: aiosqlite.Connection) -> None:
     await conn.execute("PRAGMA synchronous = FULL")
     # Erased personal data must not linger in freed space of the file: overwrite it with zeros.
     await conn.execute("PRAGMA secure_delete = ON")
+    # After a checkpoint the WAL is cut back to this size instead of keeping its largest-ever size.
+    await conn.execute("PRAGMA journal_size_limit = 67108864")
 
 
 async def _read_version(conn: aiosqlite.Connection) -> int:
