@@ -138,6 +138,9 @@ def _register_feature_commands() -> None:
     from bot.cli_reanalyse import reanalyse_command  # conversation: classify unanalysed answers
 
     main.add_command(reanalyse_command)
+    from bot.cli_classify import classify_command  # sentiment: classify a CSV/JSONL file
+
+    main.add_command(classify_command)
 
 
 _register_feature_commands()
