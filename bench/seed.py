@@ -188,7 +188,10 @@ def seed(
     unanswered_share: float = 0.2,
     batch: int = 50_000,
 ) -> SeedSummary:
-    """Fill a new database file at *path* (refuses an existing one: benchmarks need a known content)."""
+    """Fill a new database file at *path* (refuses an existing one: benchmarks need a known content).
+
+    Synchronous (it runs its own event loop for the migrations): from async code use ``asyncio.to_thread``.
+    """
     db_path = Path(path)
     if db_path.exists():
         raise FileExistsError(f"{db_path} exists; seed writes a fresh file")
