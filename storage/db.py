@@ -26,6 +26,7 @@ from typing import Any
 import aiosqlite
 
 BUSY_TIMEOUT_MS = 10_000
+CHECKPOINT_WAIT_MS = 2_000
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -265,9 +266,17 @@ class Database:
     async def checkpoint(self) -> bool:
         """Copy the WAL into the main file and truncate it (after an erasure, so old page images of the
         erased rows do not stay in the WAL). False when a reader kept it from completing; it is retried by
-        SQLite's own automatic checkpoints later."""
-        async with self._write_lock, self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
-            row = await cursor.fetchone()
+        SQLite's own automatic checkpoints later.
+
+        It holds the write lock while it waits for readers, so it waits at most CHECKPOINT_WAIT_MS rather than
+        the full busy timeout: a long export must not stall every handler's writes for ten seconds."""
+        async with self._write_lock:
+            await self._writer.execute(f"PRAGMA busy_timeout = {CHECKPOINT_WAIT_MS}")
+            try:
+                async with self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+                    row = await cursor.fetchone()
+            finally:
+                await self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return row is not None and row[0] == 0
 
     async def schema_version(self) -> int:

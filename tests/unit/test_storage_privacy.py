@@ -338,3 +338,21 @@ async def test_export_holds_everything_about_the_customer_and_nothing_else(
     assert exported["alerts"][0]["notes"] == NOTE
     assert exported["answers"][0]["received_at"] == "2026-02-10T15:00:00.000000Z"
     assert "Otro Cliente" not in text and "crm-other" not in text
+
+
+async def test_erasure_during_a_streaming_export_completes_and_a_later_checkpoint_finishes_the_scrub(
+    seeded: tuple[Database, Seeded],
+) -> None:
+    db, s = seeded
+    stream = db.iterate("SELECT id, text FROM answers ORDER BY id", batch=1)
+    first = await anext(stream)  # an export is half-way: its read snapshot predates the erasure
+    assert first is not None
+
+    await privacy.erase_customer(db, s.customer_id, actor="cli")  # does not fail, does not hang
+    remaining = [row async for row in stream]
+    assert remaining  # the export finished on its own snapshot
+
+    assert await db.checkpoint() is True
+    data = b"".join(p.read_bytes() for p in (s.path, Path(f"{s.path}-wal")) if p.exists())
+    for value in (NAME, *TEXTS):
+        assert value.encode() not in data, value
