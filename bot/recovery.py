@@ -184,6 +184,7 @@ class Recovery:
             reason=reason,
             severity=severity,
             callback_requested=callback_requested,
+            at=self.clock(),
         )
         if created or alert.posted_message_id is None:
             await self.post(alert)

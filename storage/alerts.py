@@ -20,6 +20,7 @@ async def open_alert(
     reason: str,
     severity: Severity,
     callback_requested: bool = False,
+    at: datetime | None = None,
 ) -> tuple[Alert, bool]:
     """One alert per survey: a second trigger for the same survey returns the first alert and False, but
     raises its severity and callback request if the new trigger is worse (never lowers them)."""
@@ -40,7 +41,7 @@ async def open_alert(
                 reason,
                 severity,
                 int(callback_requested),
-                to_db_time(utcnow()),
+                to_db_time(at or utcnow()),
             ),
         )
         if row is not None:
