@@ -197,15 +197,16 @@ async def aggregates(
         group(row["k"]).open_alerts += int(row["n"])
 
     where, params = _filters("al.resolved_at", start, end, touchpoint_id, tier, "al.touchpoint_id")
+    # Durations in SQL: parsing thousands of timestamps in Python cost more than the whole query.
     rows = await db.fetch_all(
-        f"SELECT {alert_key} AS k, al.created_at AS created_at, al.resolved_at AS resolved_at "
+        f"SELECT {alert_key} AS k, "
+        f"(julianday(al.resolved_at) - julianday(al.created_at)) * 86400.0 AS seconds "
         f"FROM alerts AS al {alert_join} WHERE {where}",
         params,
     )
     for row in rows:
-        created, resolved = from_db_time(row["created_at"]), from_db_time(row["resolved_at"])
-        if created is not None and resolved is not None:
-            group(row["k"]).resolve_seconds.append((resolved - created).total_seconds())
+        if row["seconds"] is not None:
+            group(row["k"]).resolve_seconds.append(float(row["seconds"]))
     return groups
 
 
@@ -305,7 +306,8 @@ class OutcomeRow:
 async def outcomes(
     db: Database, start: datetime, end: datetime, comeback_window: timedelta
 ) -> list[OutcomeRow]:
-    """Comeback (a later event of the same customer within the window) and amounts by experience sentiment."""
+    """Comeback (a later event of the same customer within the window) and amounts, after a positive and
+    after a negative experience (neutral ones say nothing about the difference and are skipped)."""
     params = {
         "start": to_db_time(start),
         "end": to_db_time(end),
@@ -322,6 +324,7 @@ async def outcomes(
             JOIN answers AS a ON a.survey_id = s.id AND a.question = 'experience'
             JOIN analyses AS n ON n.id = a.current_analysis_id
             WHERE ev.occurred_at >= :start AND ev.occurred_at < :end
+              AND n.sentiment IN ('positive', 'negative')
         ), followed AS (
             -- One index probe per surveyed event finds every later event of the customer in the window.
             SELECT sv.tp AS tp, sv.sentiment AS sentiment, sv.amount AS amount,
