@@ -191,6 +191,11 @@ async def export_answers(
     progress: Callable[[int], None] | None = None,
 ) -> ExportResult:
     """Write the export and record it in the audit log (who, what, how many rows)."""
+    if request.format == "xlsx" and await count_rows(db, request) > XLSX_MAX_ROWS:
+        raise ExportError(
+            f"more than {XLSX_MAX_ROWS:,} rows do not fit in one Excel sheet: use csv or jsonl, "
+            "or a shorter period"
+        )
     rows = await write_export(db, request, destination, progress=progress)
     await audit.record(
         db,

@@ -153,3 +153,17 @@ def test_cli_export_writes_the_file(tmp_path: Path) -> None:
     assert lines == [dict(zip(EXPORT_COLUMNS, row, strict=True)) for row in expected]
     bad = CliRunner().invoke(main, ["--config", str(config), "export", "--period", "someday"])
     assert bad.exit_code != 0 and "not a format" in bad.output
+
+
+async def test_xlsx_too_large_for_one_sheet_is_refused_before_writing(
+    exported: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.exporting
+
+    db, _ = exported
+    monkeypatch.setattr(bot.exporting, "XLSX_MAX_ROWS", 3)
+    path = tmp_path / "big.xlsx"
+    with pytest.raises(ExportError, match="do not fit in one Excel sheet"):
+        await export_answers(db, ExportRequest("xlsx"), path, actor="test")
+    assert not path.exists()
+    assert await audit.list_entries(db, 5) == []
