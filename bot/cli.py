@@ -135,6 +135,10 @@ def _register_feature_commands() -> None:
 
     main.add_command(import_group)
     main.add_command(link_command)
+    from bot.cli_demo import chat_command, demo_command  # ingest: the offline demo and `momento chat`
+
+    main.add_command(demo_command)
+    main.add_command(chat_command)
     from bot.cli_reanalyse import reanalyse_command  # conversation: classify unanalysed answers
 
     main.add_command(reanalyse_command)
