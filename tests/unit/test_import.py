@@ -182,3 +182,21 @@ def test_link_prints_a_verifiable_link_and_writes_the_qr_code(config: Path, tmp_
     unknown = momento(config, "link", "nobody", "--bot-username", "momento_bot")
     assert unknown.exit_code == 1
     assert "no customer with external id 'nobody'" in unknown.stderr
+
+
+def test_large_files_are_imported_completely_across_chunks(config: Path, tmp_path: Path) -> None:
+    people = "external_id,name\n" + "".join(f"c-{n},Name {n}\n" for n in range(1200))
+    assert (
+        "1200 rows, 1200 imported, 0 bad (created 1200)"
+        in momento(config, "import", "customers", str(write(tmp_path, "c.csv", people))).stdout
+    )
+    events = "external_id,customer_external_id,touchpoint,occurred_at\n" + "".join(
+        f"e-{n},c-{n % 1200},purchase,2026-03-01T10:00:00Z\n" for n in range(1300)
+    )
+    # Invalid row in the middle of the second chunk: the rest still goes in.
+    events = events.replace("e-700,c-700,purchase,", "e-700,c-700,nowhere,")
+    result = momento(config, "import", "events", str(write(tmp_path, "e.csv", events)))
+    assert "1300 rows, 1299 imported, 1 bad (customer_not_linked 1299)" in result.stdout
+    assert "line 702: touchpoint" in result.stderr
+    assert rows(config, "SELECT COUNT(*) AS n FROM touchpoint_events")[0]["n"] == 1299
+    assert rows(config, "SELECT COUNT(*) AS n FROM customers")[0]["n"] == 1200
