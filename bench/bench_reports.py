@@ -121,7 +121,9 @@ def bench_exports(db_path: Path, formats: list[str]) -> None:
         "import resource, sys\n"
         "from bot.cli import main\n"
         "main(sys.argv[1:], standalone_mode=False)\n"
-        "print(f'peak_rss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}')\n"
+        "usage = resource.getrusage(resource.RUSAGE_SELF)\n"
+        "print(f'cpu_s={usage.ru_utime + usage.ru_stime:.1f}')\n"
+        "print(f'peak_rss_kib={usage.ru_maxrss}')\n"
     )
     for export_format in formats:
         output = config.parent / f"export.{export_format}"
@@ -151,9 +153,10 @@ def bench_exports(db_path: Path, formats: list[str]) -> None:
             continue
         lines = completed.stdout.strip().splitlines()
         peak = int(lines[-1].split("=")[1]) / 1024
+        cpu = float(lines[-2].split("=")[1])
         print(
-            f"export {export_format:<5} {seconds:6.1f} s  peak RSS {peak:6.0f} MiB  "
-            f"{output.stat().st_size / 2**20:6.0f} MiB file  {lines[-2]}"
+            f"export {export_format:<5} wall {seconds:6.1f} s · CPU {cpu:6.1f} s · "
+            f"peak RSS {peak:4.0f} MiB · {output.stat().st_size / 2**20:4.0f} MiB file · {lines[-3]}"
         )
         output.unlink()
 
