@@ -57,7 +57,7 @@ def demo_command(customers: int, out_dir: Path, days: int, seed: int) -> None:
         f"{stats.staff_actions} staff actions on alerts."
     )
     if result.sample_conversation:
-        click.echo("\nOne of the conversations (all of them are in conversations.txt):")
+        click.echo("\nOne of the conversations (times in UTC; all of them are in conversations.txt):")
         for line in result.sample_conversation[:SHOWN_CONVERSATION_LINES]:
             click.echo("  " + line)
         if len(result.sample_conversation) > SHOWN_CONVERSATION_LINES:

@@ -108,6 +108,9 @@ async def run_demo(
             await model.aclose()
     transcripts = out_dir / "conversations.txt"
     with transcripts.open("w", encoding="utf-8") as handle:
+        handle.write(
+            "# Every simulated conversation; times in UTC (invitations keep each customer's quiet hours)\n\n"
+        )
         for persona in personas:
             lines = simulation.messenger.transcripts.get(persona.user_id)
             if lines:

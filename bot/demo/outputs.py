@@ -39,13 +39,14 @@ class Outputs:
 
 
 async def write_outputs(db: Database, settings: Settings, out_dir: Path, *, now: datetime) -> Outputs:
-    """The summary, drivers, journey and segments reports for the last 30 days, charts and a CSV export."""
+    """The /summary, /touchpoints (drivers), /journey and /segments reports over the last 30 days, their
+    charts and a CSV export; files are named after the staff commands."""
     out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - small local writes, once
     scope = Scope(parse_period(None, now=now, timezone=settings.survey.default_timezone))
     outputs = Outputs()
     reports: dict[str, Report] = {
         "summary": render_summary(await build_summary(db, settings, scope), settings, "en"),
-        "drivers": render_drivers(await build_drivers(db, settings, scope), settings, "en"),
+        "touchpoints": render_drivers(await build_drivers(db, settings, scope), settings, "en"),
         "journey": render_journey(await build_journey(db, settings, scope), settings, "en"),
         "segments": render_segments(await build_segments(db, settings, scope), settings, "en"),
     }

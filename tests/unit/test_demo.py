@@ -76,7 +76,7 @@ def test_demo_with_20_customers_prints_the_summary_and_writes_its_files(
     # Time to resolve is measured on the simulated clock: never negative.
     assert query(db_path, "SELECT COUNT(*) AS n FROM alerts WHERE resolved_at < created_at")[0]["n"] == 0
 
-    for chart in ("summary.png", "drivers.png", "journey.png"):
+    for chart in ("summary.png", "touchpoints.png", "journey.png"):
         assert (out / chart).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     with (out / "answers.csv").open(encoding="utf-8-sig", newline="") as handle:
         exported = list(csv.DictReader(handle))
