@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.i18n import translate
 from bot.reports.charts import BAD, GOOD, Bar, Chart, horizontal_bars
 from bot.reports.common import Report, Scope, period_dates, touchpoint_ids, touchpoint_name
-from bot.reports.numbers import number, pct, ratio, signed
+from bot.reports.numbers import count, number, pct, ratio, signed
 from bot.reports.texts import REPORTS
 from storage import reports as report_queries
 from storage.db import Database
@@ -25,6 +25,8 @@ from storage.reports import DriverSums
 
 MIN_CUSTOMERS = 5
 TOP_GAPS = 3
+# Outcomes shown: the touchpoints where experience makes the biggest difference to coming back.
+TOP_OUTCOMES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,18 @@ async def build_drivers(db: Database, settings: Settings, scope: Scope) -> Drive
                 or any(r.later_amount_sum for r in found.values()),
             )
         )
-    return DriverReport(scope=scope, drivers=drivers, gaps=gaps, outcomes=outcomes)
+    outcomes.sort(key=lambda o: (-_comeback_difference(o), o.key))
+    return DriverReport(scope=scope, drivers=drivers, gaps=gaps, outcomes=outcomes[:TOP_OUTCOMES])
+
+
+def _comeback_difference(outcome: Outcome) -> float:
+    if outcome.positive_comeback is None or outcome.negative_comeback is None:
+        return -1.0
+    return abs(outcome.positive_comeback - outcome.negative_comeback)
+
+
+def _share_of(share: float | None, events: int, language: str) -> str:
+    return f"{pct(share, language)} (n={count(events, language)})"
 
 
 def _window(settings: Settings) -> str:
@@ -152,7 +165,7 @@ def render_drivers(
                     impact=signed(driver.impact, 2, language),
                     r=signed(driver.correlation, 2, language),
                     weight=number(driver.weight, 1, language),
-                    customers=driver.customers,
+                    customers=count(driver.customers, language),
                 )
             )
         for driver in report.drivers:
@@ -163,7 +176,7 @@ def render_drivers(
                         "driver_thin",
                         language,
                         name=touchpoint_name(settings, driver.key, language),
-                        customers=driver.customers,
+                        customers=count(driver.customers, language),
                     )
                 )
     if report.gaps:
@@ -176,7 +189,7 @@ def render_drivers(
                     language,
                     name=touchpoint_name(settings, key, language),
                     gap=signed(gap, 2, language),
-                    surveys=surveys,
+                    surveys=count(surveys, language),
                 )
             )
     if report.outcomes:
@@ -188,8 +201,8 @@ def render_drivers(
                     "outcome_row",
                     language,
                     name=touchpoint_name(settings, outcome.key, language),
-                    good=f"{pct(outcome.positive_comeback, language)} (n={outcome.positive_events})",
-                    bad=f"{pct(outcome.negative_comeback, language)} (n={outcome.negative_events})",
+                    good=_share_of(outcome.positive_comeback, outcome.positive_events, language),
+                    bad=_share_of(outcome.negative_comeback, outcome.negative_events, language),
                 )
             )
             if outcome.has_amounts:
@@ -228,7 +241,7 @@ def drivers_chart(report: DriverReport, settings: Settings, language: str) -> Ch
         Bar(
             label=html.unescape(touchpoint_name(settings, d.key, language)),
             value=abs(d.impact or 0.0),
-            note=f"{signed(d.impact, 2, language)} (n={d.customers})",
+            note=f"{signed(d.impact, 2, language)} (n={count(d.customers, language)})",
             color=GOOD if (d.impact or 0.0) >= 0 else BAD,
         )
         for d in report.drivers

@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.i18n import translate
 from bot.reports.charts import Bar, Chart, horizontal_bars, share_color
 from bot.reports.common import Report, Scope, period_dates, touchpoint_ids, touchpoint_name
-from bot.reports.numbers import pct, ratio
+from bot.reports.numbers import count, pct, ratio
 from bot.reports.texts import REPORTS
 from storage import reports as report_queries
 from storage.db import Database
@@ -115,7 +115,7 @@ def render_journey(journey: Journey, settings: Settings, language: str, *, with_
                 language,
                 a=name(transition.source),
                 b=name(transition.target),
-                count=transition.count,
+                count=count(transition.count, language),
                 negative=pct(transition.turned_negative, language),
             )
         )
@@ -129,7 +129,7 @@ def render_journey(journey: Journey, settings: Settings, language: str, *, with_
                     language,
                     name=name(dropout.key),
                     share=pct(dropout.share, language),
-                    count=dropout.events,
+                    count=count(dropout.events, language),
                 )
             )
     flags = []

@@ -13,6 +13,12 @@ def ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
+def count(value: int, language: str = "en") -> str:
+    """20088 -> '20,088' ('20.088' in Spanish): big counts stay readable on a phone."""
+    text = f"{value:,}"
+    return text.replace(",", ".") if language == "es" else text
+
+
 def pct(value: float | None, language: str = "en") -> str:
     """0.725 -> '72.5%' ('72,5 %' in Spanish); None -> '–'."""
     if value is None:

@@ -89,9 +89,13 @@ async def build_quotes(db: Database, request: QuoteRequest) -> Quotes:
         request.period.end,
         sentiment=request.sentiment,
         emotion=request.emotion,
-        limit=QUOTE_LIMIT,
+        limit=QUOTE_LIMIT * 4,
     )
-    return Quotes(request, found)
+    # The same words from several customers are one quote: show the next telling one instead.
+    distinct: dict[str, Quote] = {}
+    for quote in found:
+        distinct.setdefault(" ".join(quote.text.casefold().split()), quote)
+    return Quotes(request, list(distinct.values())[:QUOTE_LIMIT])
 
 
 def render_quotes(quotes: Quotes, settings: Settings, language: str) -> Report:

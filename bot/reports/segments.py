@@ -9,7 +9,7 @@ from bot.config import Settings
 from bot.i18n import translate
 from bot.reports.common import Report, Scope, period_dates
 from bot.reports.figures import Figures, figures
-from bot.reports.numbers import number, pct, signed
+from bot.reports.numbers import count, number, pct, signed
 from bot.reports.texts import REPORTS
 from storage import reports as report_queries
 from storage.db import Database
@@ -67,7 +67,7 @@ def render_segments(segments: Segments, settings: Settings, language: str) -> Re
                 minimum=pct(segment.minimum, language)
                 if segment.minimum is not None
                 else translate(REPORTS, "no_minimum", language),
-                ratings=segment.figures.ratings,
+                ratings=count(segment.figures.ratings, language),
                 mean=number(segment.figures.mean_rating, 1, language),
                 net=signed(segment.figures.net_sentiment, 2, language),
             )

@@ -18,6 +18,7 @@ from bot.reports.numbers import (
     change_count,
     change_points,
     change_value,
+    count,
     duration,
     number,
     pct,
@@ -111,7 +112,7 @@ def render_summary(summary: Summary, settings: Settings, language: str, *, with_
                     rank=rank,
                     name=touchpoint_name(settings, item.key, language),
                     csat=pct(item.figures.csat, language),
-                    ratings=item.figures.ratings,
+                    ratings=count(item.figures.ratings, language),
                     net=signed(item.figures.net_sentiment, 2, language),
                 )
             )
@@ -127,8 +128,8 @@ def figure_lines(now: Figures, before: Figures, language: str) -> list[str]:
             REPORTS,
             "responses",
             language,
-            completed=now.completed,
-            invited=now.invited,
+            completed=count(now.completed, language),
+            invited=count(now.invited, language),
             rate=pct(now.response_rate, language),
             change=change_count(now.completed, before.completed, language),
         ).rstrip(),
@@ -137,7 +138,7 @@ def figure_lines(now: Figures, before: Figures, language: str) -> list[str]:
             "csat",
             language,
             csat=pct(now.csat, language),
-            ratings=now.ratings,
+            ratings=count(now.ratings, language),
             mean=number(now.mean_rating, 1, language),
             change=change_points(now.csat, before.csat, language),
         ).rstrip(),
@@ -156,7 +157,7 @@ def figure_lines(now: Figures, before: Figures, language: str) -> list[str]:
             ).rstrip()
         )
     if now.top_emotions:
-        emotions = ", ".join(f"{html.escape(name)} {count}" for name, count in now.top_emotions)
+        emotions = ", ".join(f"{html.escape(name)} {count(n, language)}" for name, n in now.top_emotions)
         lines.append(translate(REPORTS, "emotions", language, emotions=emotions))
     if now.gap_surveys:
         lines.append(
@@ -165,7 +166,7 @@ def figure_lines(now: Figures, before: Figures, language: str) -> list[str]:
                 "gap",
                 language,
                 gap=signed(now.gap, 2, language),
-                surveys=now.gap_surveys,
+                surveys=count(now.gap_surveys, language),
                 change=change_value(now.gap, before.gap, 2, language),
             ).rstrip()
         )
@@ -174,7 +175,7 @@ def figure_lines(now: Figures, before: Figures, language: str) -> list[str]:
             REPORTS,
             "alerts",
             language,
-            open=now.open_alerts,
+            open=count(now.open_alerts, language),
             median=duration(now.median_resolve_seconds, language),
         )
     )
@@ -196,7 +197,7 @@ def next_step(summary: Summary, settings: Settings, language: str) -> str:
             key=worst.key,
             period=scope.period.label,
         )
-    return translate(REPORTS, "next_alerts", language, open=summary.current.open_alerts)
+    return translate(REPORTS, "next_alerts", language, open=count(summary.current.open_alerts, language))
 
 
 def summary_chart(summary: Summary, settings: Settings, language: str) -> Chart:
@@ -207,7 +208,7 @@ def summary_chart(summary: Summary, settings: Settings, language: str) -> Chart:
             Bar(
                 label=html.unescape(touchpoint_name(settings, item.key, language)),
                 value=(item.figures.csat or 0.0) * 100,
-                note=f"{pct(item.figures.csat, language)} (n={item.figures.ratings})",
+                note=f"{pct(item.figures.csat, language)} (n={count(item.figures.ratings, language)})",
                 color=share_color(item.figures.csat),
             )
             for item in summary.ranked

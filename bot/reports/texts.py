@@ -110,8 +110,8 @@ REPORTS: Catalogue = {
         "es": "· {name}: {gap} en {surveys} encuestas",
     },
     "outcomes_header": {
-        "en": "<b>Business outcomes</b> (came back within {window}):",
-        "es": "<b>Resultados de negocio</b> (volvió en {window}):",
+        "en": "<b>Business outcomes</b> (came back within {window}; where experience matters most):",
+        "es": "<b>Resultados de negocio</b> (volvió en {window}; donde más pesa la experiencia):",
     },
     "outcome_row": {
         "en": "· {name}: after a positive experience {good} came back, after a negative one {bad}",

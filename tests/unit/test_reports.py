@@ -598,3 +598,23 @@ async def test_weekly_digest_summarises_last_week(seeded: Any) -> None:
     assert text.startswith("<b>📅 Weekly digest</b>")
     assert "Responses: <b>3</b> of 4 invited (75.0%)" in text
     assert "CSAT (4–5): <b>33.3%</b> of 3 ratings · mean 2.3/5" in text
+
+
+async def test_the_same_words_are_quoted_once(seeded: Any) -> None:
+    db, settings, seed = seeded
+    for day in (2, 4):
+        await seed.survey(
+            f"dup{day}",
+            "c5",
+            "delivery",
+            days(day),
+            rating=1,
+            experience=-0.8,
+            expectation=0.0,
+            sentiment="negative",
+            emotion="anger",
+            text="<b>Late</b>  & BROKEN =sum(a1)",
+        )
+    request = await parse_quote_request(db, settings, ["delivery", "negative"], now=NOW, language="en")
+    quotes = await build_quotes(db, request)
+    assert len(quotes.quotes) == 1
