@@ -44,7 +44,8 @@ def to_db_time(moment: datetime) -> str:
 def from_db_time(value: str | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.strptime(value, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    # fromisoformat reads our format (Z suffix included) about ten times faster than strptime.
+    return datetime.fromisoformat(value)
 
 
 def utcnow() -> datetime:
@@ -249,12 +250,13 @@ class Database:
             yield
 
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[aiosqlite.Row]:
-        async with self._reader.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        # execute_fetchall: one trip to aiosqlite's thread instead of three (execute, fetch, close).
+        return list(await self._reader.execute_fetchall(sql, params))
 
     async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> aiosqlite.Row | None:
-        async with self._reader.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        """For queries that yield one row (a key, LIMIT 1, an aggregate): fetched in a single trip."""
+        rows = await self._reader.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def iterate(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *, batch: int = 1000
