@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.durations import Duration
@@ -256,7 +264,11 @@ def _format_validation_error(exc: ValidationError, origin: str) -> str:
         elif error["type"] == "missing":
             message = "required setting is missing"
         value = error.get("input")
-        shown = "" if error["type"] in {"missing", "extra_forbidden"} or isinstance(value, dict) else f" (got {value!r})"
+        shown = (
+            ""
+            if error["type"] in {"missing", "extra_forbidden"} or isinstance(value, dict)
+            else f" (got {value!r})"
+        )
         parts.append(f"{location}: {message}{shown}")
     return f"{origin}: invalid configuration: " + "; ".join(parts)
 
