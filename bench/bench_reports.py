@@ -116,14 +116,16 @@ async def bench_reports(db_path: Path, rounds: int) -> None:
 def bench_exports(db_path: Path, formats: list[str]) -> None:
     config = Path(tempfile.mkdtemp(prefix="bench-reports-")) / "config.toml"
     config.write_text(f'[storage]\npath = "{db_path}"\n', encoding="utf-8")
-    # The child reports its own peak RSS (ru_maxrss of RUSAGE_CHILDREN would be the max over all children).
+    # The child reports its own peak RSS as VmHWM: ru_maxrss would include this (forked) process's peak,
+    # which Linux carries across exec.
     wrapper = (
         "import resource, sys\n"
         "from bot.cli import main\n"
         "main(sys.argv[1:], standalone_mode=False)\n"
         "usage = resource.getrusage(resource.RUSAGE_SELF)\n"
         "print(f'cpu_s={usage.ru_utime + usage.ru_stime:.1f}')\n"
-        "print(f'peak_rss_kib={usage.ru_maxrss}')\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
+        "print(f'peak_rss_kib={hwm}')\n"
     )
     for export_format in formats:
         output = config.parent / f"export.{export_format}"
@@ -166,10 +168,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", type=Path, default=Path("/tmp/reports-1m.db"))
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--exports", default="csv,jsonl,xlsx", help="formats to export ('' for none)")
+    parser.add_argument("--no-reports", action="store_true", help="only the exports")
     args = parser.parse_args(argv)
     if not args.db.exists():
         raise SystemExit(f"{args.db} not found: create it with python -m bench.seed --db {args.db}")
-    asyncio.run(bench_reports(args.db, args.rounds))
+    if not args.no_reports:
+        asyncio.run(bench_reports(args.db, args.rounds))
     formats = [f for f in args.exports.split(",") if f]
     if formats:
         bench_exports(args.db, formats)

@@ -227,6 +227,7 @@ async def post_digest(context: ContextTypes.DEFAULT_TYPE) -> None:
     if text is not None:
         for chunk in split_message(text):
             await context.bot.send_message(chat_id, chunk)
+        log.info("posted the %s digest %s to the staff chat", due.kind, due.key)
     await digest.mark_sent(found.db, due)
 
 
