@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bot.app import MomentoApplication, build_application
@@ -38,7 +38,18 @@ def run_polling(settings: Settings) -> None:
     if not settings.server.enabled:
         application.run_polling(allowed_updates=ALLOWED_UPDATES)
         return
-    asyncio.run(_until_signalled(settings, application, webhook=False))
+    _run(_until_signalled(settings, application, webhook=False))
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """uvloop where it is installed (about twice the ingestion throughput: cheaper thread hand-offs to
+    SQLite and sockets), the standard loop elsewhere (Windows)."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def webhook_settings(settings: Settings) -> Settings:
@@ -64,7 +75,7 @@ def run_webhook(settings: Settings) -> None:
         raise click.ClickException(str(exc)) from exc
     application = build_application(settings)
     log.info("Momento starting (webhook at %s)", settings.webhook.public_url)
-    asyncio.run(_until_signalled(settings, application, webhook=True))
+    _run(_until_signalled(settings, application, webhook=True))
 
 
 async def _until_signalled(settings: Settings, application: MomentoApplication, *, webhook: bool) -> None:
