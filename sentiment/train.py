@@ -17,7 +17,7 @@ from typing import Any
 import click
 import numpy as np
 
-from sentiment.datasets import TRAINABLE, Example, load
+from sentiment.datasets import EVALUATION_ONLY, TRAINABLE, Example, load
 from sentiment.default_model import encode_with_gloss
 from sentiment.encoder import FloatArray, MiniLMEncoder
 from sentiment.heads import DEFAULT_HEADS_PATH, LANGUAGES, Heads, build_features
@@ -235,7 +235,7 @@ def main(
     heads.save(out)
     heads = Heads.load(out)
     click.echo(f"wrote {out} ({out.stat().st_size // 1024} KiB, version {heads.version})")
-    for name in names:
+    for name in [*names, *EVALUATION_ONLY]:
         dev = load(name, data_dir, "dev")
         if dev:
             result = score(heads, cache.features(dev, layer_ids), dev)

@@ -1,0 +1,114 @@
+"""Accuracy and macro-F1 per data set, task and language for the configured backend.
+
+    python -m sentiment.evaluate --data ../shared/datasets [--split test] [--config config.toml]
+
+CX sets have no test split here (the held-back CX test set lives elsewhere); their dev split is reported.
+UCI has no neutral class, so its sentiment is read as negative vs positive.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from sentiment import load_model
+from sentiment.analysis import SyncModel
+from sentiment.datasets import READERS, Example, load
+from sentiment.metrics import accuracy, macro_f1
+from sentiment.settings import ClassifierSettings
+
+BATCH = 256
+
+
+def _predict(model: SyncModel, examples: list[Example]) -> list[tuple[str, str, dict[str, float]]]:
+    results = []
+    for start in range(0, len(examples), BATCH):
+        chunk = examples[start : start + BATCH]
+        for analysis in model.predict([e.text for e in chunk], [e.language for e in chunk]):
+            results.append((analysis.sentiment, analysis.emotion, analysis.sentiment_scores))
+    return results
+
+
+def evaluate_set(model: SyncModel, examples: list[Example]) -> list[tuple[str, int, float, float]]:
+    """(task, n, accuracy, macro-F1) for each task the set is labelled for."""
+    predictions = _predict(model, examples)
+    rows = []
+    sentiment = [(e.sentiment, p) for e, p in zip(examples, predictions, strict=True) if e.sentiment]
+    if sentiment:
+        gold = [str(g) for g, _ in sentiment]
+        binary = "neutral" not in gold
+        predicted = [
+            ("positive" if scores["positive"] >= scores["negative"] else "negative") if binary else label
+            for _, (label, _, scores) in sentiment
+        ]
+        rows.append(("sentiment", len(gold), accuracy(gold, predicted), macro_f1(gold, predicted)))
+    emotion = [(str(e.emotion), p[1]) for e, p in zip(examples, predictions, strict=True) if e.emotion]
+    if emotion:
+        gold = [g for g, _ in emotion]
+        predicted = [p for _, p in emotion]
+        rows.append(("emotion", len(gold), accuracy(gold, predicted), macro_f1(gold, predicted)))
+    return rows
+
+
+@click.command()
+@click.option(
+    "--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True
+)
+@click.option("--split", type=click.Choice(["dev", "test"]), default="test", show_default=True)
+@click.option("--sets", default=",".join(READERS), show_default=True, help="Comma-separated data sets.")
+@click.option(
+    "--config", "config", type=click.Path(dir_okay=False), default=None, help="Momento config file."
+)
+@click.option("--heads", default=None, help="Heads file of the offline default (default: the shipped one).")
+@click.option(
+    "--sentiment-model", default=None, help="Hub id or directory (switches to the transformers backend)."
+)
+@click.option(
+    "--emotion-model", default=None, help="Hub id or directory (switches to the transformers backend)."
+)
+@click.option("--runtime", type=click.Choice(["auto", "onnx", "torch"]), default=None)
+def main(
+    data_dir: Path,
+    split: str,
+    sets: str,
+    config: str | None,
+    heads: str | None,
+    sentiment_model: str | None,
+    emotion_model: str | None,
+    runtime: str | None,
+) -> None:
+    """Print accuracy and macro-F1 per data set, task and language."""
+    settings = ClassifierSettings()
+    if config:
+        from bot.config import load_settings
+
+        settings = load_settings(config).sentiment
+    overrides: dict[str, object] = {}
+    if heads:
+        overrides["heads_path"] = heads
+    if runtime:
+        overrides["runtime"] = runtime
+    if sentiment_model or emotion_model:
+        overrides.update(backend="transformers", sentiment_model=sentiment_model, emotion_model=emotion_model)
+    settings = settings.model_copy(update=overrides)
+    model = load_model(settings)
+    click.echo(f"model {model.model_id} version {model.model_version}")
+    click.echo(
+        f"{'data set':15s} {'split':5s} {'lang':4s} {'task':9s} {'n':>6s} {'accuracy':>8s} {'macro-F1':>8s}"
+    )
+    for name in sets.split(","):
+        chosen = "dev" if name.startswith("cx_") else split
+        examples = load(name, data_dir, chosen)
+        if not examples:
+            continue
+        started = time.perf_counter()
+        for task, n, acc, f1 in evaluate_set(model, examples):
+            language = examples[0].language
+            click.echo(f"{name:15s} {chosen:5s} {language:4s} {task:9s} {n:6d} {acc:8.3f} {f1:8.3f}")
+        click.echo(f"{'':15s} ({time.perf_counter() - started:.1f} s)", err=True)
+
+
+if __name__ == "__main__":
+    main()
