@@ -618,3 +618,26 @@ async def test_the_same_words_are_quoted_once(seeded: Any) -> None:
     request = await parse_quote_request(db, settings, ["delivery", "negative"], now=NOW, language="en")
     quotes = await build_quotes(db, request)
     assert len(quotes.quotes) == 1
+
+
+def test_numbers_read_well_on_a_phone() -> None:
+    from bot.reports.numbers import change_points, count, duration, pct, signed
+
+    assert (pct(0.7251), pct(0.7251, "es"), pct(None)) == ("72.5%", "72,5 %", "–")
+    assert (signed(0.081), signed(-0.4), signed(-0.004)) == ("+0.08", "−0.40", "0.00")
+    assert (change_points(0.4, 1.0), change_points(0.5, 0.5), change_points(0.5, None)) == (
+        "▼ −60.0 pts",
+        "= 0.0 pts",
+        "",
+    )
+    assert (count(20088), count(20088, "es")) == ("20,088", "20.088")
+    assert (duration(45 * 60), duration(3 * 3600), duration(50 * 3600)) == ("45m", "3h 00m", "2d 2h")
+
+
+def test_long_reports_are_split_on_line_breaks() -> None:
+    from bot.handlers.staff import split_message
+
+    lines = [f"<b>line {i}</b> " + "x" * 90 for i in range(100)]
+    chunks = split_message("\n".join(lines), limit=1000)
+    assert all(len(chunk) <= 1000 for chunk in chunks)
+    assert "\n".join(chunks).split("\n") == lines  # nothing lost, no tag cut in half
