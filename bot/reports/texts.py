@@ -176,7 +176,6 @@ REPORTS: Catalogue = {
         "en": "customers (label: share turning negative)",
         "es": "clientes (etiqueta: porcentaje que pasa a negativo)",
     },
-    "nowhere": {"en": "(left)", "es": "(abandona)"},
     # /segments
     "segments_title": {"en": "Results per tier · {period}", "es": "Resultados por segmento · {period}"},
     "segment_row": {
