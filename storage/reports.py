@@ -384,33 +384,33 @@ async def transitions(
                    LEAD(e.occurred_at) OVER journey AS next_at
             FROM touchpoint_events AS e
             WHERE e.occurred_at >= :start
-            WINDOW journey AS (PARTITION BY e.customer_id ORDER BY e.occurred_at, e.id)
+            -- "+ 0": sort the events of the range rather than walk every event in customer order.
+            WINDOW journey AS (PARTITION BY e.customer_id + 0 ORDER BY e.occurred_at, e.id)
         ), steps AS (
-            SELECT o.tp AS tp,
+            SELECT o.tp AS tp, o.id AS id,
                    CASE WHEN o.next_at <= strftime('%Y-%m-%dT%H:%M:%fZ', o.at, :window) THEN o.next_tp END
                        AS next_tp,
                    CASE WHEN o.next_at <= strftime('%Y-%m-%dT%H:%M:%fZ', o.at, :window) THEN o.next_id END
-                       AS next_id,
-                   o.id AS id
+                       AS next_id
             FROM ordered AS o
             WHERE o.at < :end
-        ), felt AS (
-            SELECT steps.*,
-                   (SELECT n.sentiment FROM surveys AS s
-                    JOIN answers AS a ON a.survey_id = s.id AND a.question = 'experience'
-                    JOIN analyses AS n ON n.id = a.current_analysis_id
-                    WHERE s.event_id = steps.id AND s.kind = 'touchpoint' LIMIT 1) AS here,
-                   (SELECT n.sentiment FROM surveys AS s
-                    JOIN answers AS a ON a.survey_id = s.id AND a.question = 'experience'
-                    JOIN analyses AS n ON n.id = a.current_analysis_id
-                    WHERE s.event_id = steps.next_id AND s.kind = 'touchpoint' LIMIT 1) AS there
-            FROM steps
+        ), feeling AS MATERIALIZED (
+            -- How each event felt, looked up once (an event's answers come after it, so after :start).
+            SELECT s.event_id AS event_id, MAX(n.sentiment = 'negative') AS negative
+            FROM answers AS a
+            JOIN analyses AS n ON n.id = a.current_analysis_id
+            JOIN surveys AS s ON s.id = a.survey_id
+            WHERE a.question = 'experience' AND a.received_at >= :start
+              AND s.kind = 'touchpoint' AND s.event_id IS NOT NULL
+            GROUP BY s.event_id + 0
         )
-        SELECT tp, next_tp, COUNT(*) AS n,
-               TOTAL(there = 'negative' AND (here IS NULL OR here != 'negative')) AS turned,
-               COUNT(there) AS analysed
-        FROM felt
-        GROUP BY tp, next_tp
+        SELECT steps.tp AS tp, steps.next_tp AS next_tp, COUNT(*) AS n,
+               TOTAL(there.negative = 1 AND (here.negative IS NULL OR here.negative = 0)) AS turned,
+               COUNT(there.event_id) AS analysed
+        FROM steps
+        LEFT JOIN feeling AS here ON here.event_id = steps.id
+        LEFT JOIN feeling AS there ON there.event_id = steps.next_id
+        GROUP BY steps.tp, steps.next_tp
         """,
         params,
     )
