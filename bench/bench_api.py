@@ -1,17 +1,19 @@
 """Ingestion API throughput: events per second through real HTTP, and request latency (p50/p95).
 
 The server runs in its own process (uvicorn + the real app + a real SQLite file, synchronous=FULL as in
-production); this process is the load generator (httpx, N concurrent connections). Half the customers are
-linked, so events go through every path: scheduled, frequency cap, not linked.
+production); this process is the load generator (raw keep-alive sockets, N connections). Half the customers
+are linked, so events go through every path: scheduled, frequency cap, not linked.
 
     python -m bench.bench_api                         # single events, 16 connections, then batches of 100
     python -m bench.bench_api --events 20000 --concurrency 32 --batch 0
+    python -m bench.bench_api --loop asyncio          # the standard event loop instead of uvloop
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import statistics
@@ -52,21 +54,22 @@ async def seed(db_path: Path, customers: int) -> None:
 
     async with await Database.open(db_path) as db:
         await sync_configured_touchpoints(db, settings_for(db_path, 1))
-        for number in range(customers):
-            customer = await customer_repo.upsert_customer(db, f"c-{number}", language="en")
-            if number % 2 == 0:
-                await customer_repo.link_telegram(
-                    db,
-                    customer.id,
-                    telegram_user_id=10_000 + number,
-                    telegram_chat_id=10_000 + number,
-                    display_name=None,
-                    language="en",
-                )
-                await customer_repo.grant_consent(db, customer.id)
+        async with db.batch():  # one commit for the whole seed
+            for number in range(customers):
+                customer = await customer_repo.upsert_customer(db, f"c-{number}", language="en")
+                if number % 2 == 0:
+                    await customer_repo.link_telegram(
+                        db,
+                        customer.id,
+                        telegram_user_id=10_000 + number,
+                        telegram_chat_id=10_000 + number,
+                        display_name=None,
+                        language="en",
+                    )
+                    await customer_repo.grant_consent(db, customer.id)
 
 
-def serve(db_path: Path, port: int) -> None:
+def serve(db_path: Path, port: int, loop: str) -> None:
     """The server process: the production app factory over the seeded database."""
     import uvicorn
 
@@ -80,7 +83,12 @@ def serve(db_path: Path, port: int) -> None:
             config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
             await uvicorn.Server(config).serve()
 
-    asyncio.run(main())
+    if loop == "uvloop":
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
 
 
 def event(number: int, customers: int) -> dict[str, Any]:
@@ -95,42 +103,57 @@ def event(number: int, customers: int) -> dict[str, Any]:
 
 
 async def load(
-    base_url: str, *, events: int, batch: int, concurrency: int, customers: int, offset: int
+    host: str, port: int, *, events: int, batch: int, concurrency: int, customers: int, offset: int
 ) -> tuple[float, list[float], dict[str, int]]:
-    """Send *events* events (one per request, or *batch* per request) over *concurrency* connections."""
-    bodies: list[Any] = []
-    numbers = range(offset, offset + events)
-    if batch <= 1:
-        bodies = [event(n, customers) for n in numbers]
-    else:
-        chunk = list(numbers)
-        bodies = [
-            {"events": [event(n, customers) for n in chunk[i : i + batch]]}
-            for i in range(0, len(chunk), batch)
-        ]
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+    """Send *events* events (one per request, or *batch* per request) over *concurrency* keep-alive
+    connections. Requests are serialised beforehand and sent over raw sockets, so the generator spends
+    microseconds per request and the CPU goes to the server being measured."""
+    numbers = list(range(offset, offset + events))
+    size = max(batch, 1)
+    bodies = [
+        json.dumps(
+            event(numbers[i], customers)
+            if size == 1
+            else {"events": [event(n, customers) for n in numbers[i : i + size]]}
+        ).encode()
+        for i in range(0, len(numbers), size)
+    ]
+    requests = [
+        (
+            f"POST /v1/events HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+        for body in bodies
+    ]
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for request in requests:
+        queue.put_nowait(request)
     latencies: list[float] = []
     counts: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {"Authorization": f"Bearer {KEY}"}
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, headers=headers, timeout=60) as client:
 
-        async def worker() -> None:
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
             while not queue.empty():
-                body = queue.get_nowait()
+                request = queue.get_nowait()
                 started = time.perf_counter()
-                answer = await client.post("/v1/events", json=body)
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                answer = await reader.readexactly(length)
                 latencies.append(time.perf_counter() - started)
-                answer.raise_for_status()
-                for name, count in answer.json()["counts"].items():
+                if status != 200:
+                    raise RuntimeError(f"HTTP {status}: {answer[:200]!r}")
+                for name, count in json.loads(answer)["counts"].items():
                     counts[name] = counts.get(name, 0) + count
+        finally:
+            writer.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return elapsed, latencies, counts
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies, counts
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -147,16 +170,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--customers", type=int, default=2_000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--batch", type=int, default=100, help="also measure batches of this size (0: skip)")
+    parser.add_argument("--batch-concurrency", type=int, default=4, help="connections sending batches")
     parser.add_argument("--port", type=int, default=18_080)
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="uvloop",
+        help="the server's loop (the runner uses uvloop)",
+    )
     args = parser.parse_args(argv)
     if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]))
+        serve(Path(args.serve[0]), int(args.serve[1]), args.loop)
         return
     with tempfile.TemporaryDirectory(prefix="momento-bench-api-") as folder:
         db_path = Path(folder) / "bench.db"
         asyncio.run(seed(db_path, args.customers))
         server = subprocess.Popen(
-            [sys.executable, "-m", "bench.bench_api", "--serve", str(db_path), str(args.port)],
+            [
+                sys.executable,
+                "-m",
+                "bench.bench_api",
+                "--serve",
+                str(db_path),
+                str(args.port),
+                "--loop",
+                args.loop,
+            ],
             env={**os.environ, "NO_PROXY": "127.0.0.1"},
         )
         base_url = f"http://127.0.0.1:{args.port}"
@@ -171,17 +210,18 @@ def main(argv: list[str] | None = None) -> None:
                 f"# {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, "
                 f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
             )
-            runs = [("single events", 1)] + (
-                [(f"batches of {args.batch}", args.batch)] if args.batch > 1 else []
+            runs = [("single events", 1, args.concurrency)] + (
+                [(f"batches of {args.batch}", args.batch, args.batch_concurrency)] if args.batch > 1 else []
             )
             offset = 0
-            for label, size in runs:
+            for label, size, connections in runs:
                 elapsed, latencies, counts = asyncio.run(
                     load(
-                        base_url,
+                        "127.0.0.1",
+                        args.port,
                         events=args.events,
                         batch=size,
-                        concurrency=args.concurrency,
+                        concurrency=connections,
                         customers=args.customers,
                         offset=offset,
                     )
@@ -192,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"p50 {1000 * statistics.median(latencies):6.1f} ms  "
                     f"p95 {1000 * percentile(latencies, 0.95):6.1f} ms per request  "
                     f"({args.events} events, {len(latencies)} requests, "
-                    f"{args.concurrency} connections; {counts})"
+                    f"{connections} connections; {counts})"
                 )
         finally:
             server.terminate()

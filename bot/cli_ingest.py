@@ -36,8 +36,8 @@ def _import(ctx: click.Context, kind: ImportKind, file: Path, all_or_nothing: bo
     async def run() -> ImportReport:
         async with await Database.open(settings.storage.path) as db:
             await sync_configured_touchpoints(db, settings)
-            rows = check_file(file, kind, settings).rows
-            with click.progressbar(length=rows, label=f"importing {kind}", file=sys.stderr) as bar:
+            checked = check_file(file, kind, settings)
+            with click.progressbar(length=checked.rows, label=f"importing {kind}", file=sys.stderr) as bar:
                 return await import_file(
                     db,
                     settings,
@@ -47,6 +47,7 @@ def _import(ctx: click.Context, kind: ImportKind, file: Path, all_or_nothing: bo
                     all_or_nothing=all_or_nothing,
                     dry_run=dry_run,
                     progress=bar.update,
+                    checked=checked,
                 )
 
     try:

@@ -203,12 +203,14 @@ async def import_file(
     all_or_nothing: bool = False,
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
+    checked: ImportReport | None = None,
 ) -> ImportReport:
     """Check every row, then import the good ones (none with *all_or_nothing* if any row is bad).
 
-    *progress* is called with the number of rows just processed during the import pass.
+    *progress* is called with the number of rows just processed during the import pass; *checked* is the
+    first pass's report when the caller already ran :func:`check_file` (to size a progress bar).
     """
-    report = check_file(path, kind, settings)
+    report = checked if checked is not None else check_file(path, kind, settings)
     if dry_run or (all_or_nothing and report.errors):
         return report
     bad_lines = {error.line for error in report.errors}
