@@ -115,34 +115,42 @@ def import_events(ctx: click.Context, file: Path, all_or_nothing: bool, dry_run:
 
 @click.command("link")
 @click.argument("customer_id")
-@click.option(
-    "--qr", "qr", type=click.Path(dir_okay=False, path_type=Path), help="Also write the QR code PNG."
-)
+@click.option("--qr", type=click.Path(dir_okay=False, path_type=Path), help="Also write the QR code PNG.")
+@click.option("--event", "event_id", default=None, help="An event's external id: the link starts its survey.")
 @click.option(
     "--bot-username",
     default=None,
     help="The bot's @username (default: asked from Telegram with the configured token).",
 )
 @click.pass_context
-def link_command(ctx: click.Context, customer_id: str, qr: Path | None, bot_username: str | None) -> None:
+def link_command(
+    ctx: click.Context, customer_id: str, qr: Path | None, event_id: str | None, bot_username: str | None
+) -> None:
     """Print the signed deep link that connects customer CUSTOMER_ID (external id) to the bot."""
     from bot.ingest import LinkUnavailableError, customer_link
     from storage import customers as customer_repo
+    from storage import events as event_repo
     from storage.db import Database, utcnow
-    from storage.models import Customer
+    from storage.models import Customer, TouchpointEvent
 
     settings = _state(ctx).settings()
-    username = bot_username or _ask_bot_username(settings)
 
-    async def find() -> Customer | None:
+    async def find() -> tuple[Customer | None, TouchpointEvent | None]:
         async with await Database.open(settings.storage.path) as db:
-            return await customer_repo.get_by_external_id(db, customer_id)
+            customer = await customer_repo.get_by_external_id(db, customer_id)
+            event = await event_repo.get_event_by_external_id(db, event_id) if event_id else None
+            return customer, event
 
-    customer = asyncio.run(find())
+    customer, event = asyncio.run(find())
     if customer is None:
         raise click.ClickException(f"no customer with external id {customer_id!r} (import or POST it first)")
+    if event_id and (event is None or event.customer_id != customer.id):
+        raise click.ClickException(f"customer {customer_id!r} has no event {event_id!r}")
+    username = bot_username or _ask_bot_username(settings)
     try:
-        link = customer_link(settings, customer, bot_username=username, now=utcnow())
+        link = customer_link(
+            settings, customer, bot_username=username, now=utcnow(), event_id=event.id if event else None
+        )
     except LinkUnavailableError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(link.url)

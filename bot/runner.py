@@ -112,6 +112,7 @@ async def serve(
             services(application).db,
             bot_username=lambda: application.bot.username,
             updates=application if webhook else None,
+            bot_running=lambda: application.running,
         )
         async with serving(api, settings.server.host, settings.server.port) as (_, base_url):
             log.info("HTTP server listening on %s (API docs at %s/docs)", base_url, base_url)

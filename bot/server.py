@@ -40,6 +40,7 @@ from bot.api_models import (
 )
 from bot.config import Settings
 from storage import customers as customer_repo
+from storage import events as event_repo
 from storage.db import Database, utcnow
 
 log = logging.getLogger(__name__)
@@ -177,9 +178,11 @@ def create_app(
     *,
     bot_username: Callable[[], str | None] | None = None,
     updates: UpdateSink | None = None,
+    bot_running: Callable[[], bool] | None = None,
     clock: Clock = utcnow,
 ) -> Starlette:
-    """The ASGI app. *bot_username* names the bot for deep links; *updates* enables the webhook route."""
+    """The ASGI app. *bot_username* names the bot for deep links; *updates* enables the webhook route;
+    *bot_running* lets /healthz report the bot too (a stopped bot makes it 503)."""
     keys = _Keys(settings)
     ingestor = ingest.EventIngestor(db, settings)
     limit = settings.server.max_body_bytes
@@ -191,9 +194,10 @@ def create_app(
         except Exception:  # any failure means "not healthy", and the reason goes to the log
             log.exception("health check: the database does not answer")
             database = False
-        bot = None if updates is None else True
-        health = Health(status="ok" if database else "degraded", database=database, bot=bot)
-        return _json(health, 200 if database else 503)
+        bot = None if bot_running is None else bot_running()
+        healthy = database and bot is not False
+        health = Health(status="ok" if healthy else "degraded", database=database, bot=bot)
+        return _json(health, 200 if healthy else 503)
 
     async def post_customer(request: Request) -> Response:
         keys.check(request)
@@ -227,8 +231,20 @@ def create_app(
         if customer is None:
             raise ApiError(404, "not_found", f"no customer with external id {external_id!r}")
         username = bot_username() if bot_username is not None else None
+        event_id: int | None = None
+        event_external_id = request.query_params.get("event")
+        if event_external_id:
+            # A link for one event starts that survey at once when opened (a QR code on the delivery note).
+            event = await event_repo.get_event_by_external_id(db, event_external_id)
+            if event is None or event.customer_id != customer.id:
+                raise ApiError(
+                    404, "not_found", f"customer {external_id!r} has no event {event_external_id!r}"
+                )
+            event_id = event.id
         try:
-            link = ingest.customer_link(settings, customer, bot_username=username, now=clock())
+            link = ingest.customer_link(
+                settings, customer, bot_username=username, now=clock(), event_id=event_id
+            )
         except ingest.LinkUnavailableError as exc:
             raise ApiError(503, "link_unavailable", str(exc)) from None
         if request.query_params.get("format") == "png":
@@ -373,6 +389,13 @@ def openapi_schema(settings: Settings) -> dict[str, Any]:
                     "security": secured,
                     "parameters": [
                         {"name": "external_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {
+                            "name": "event",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string"},
+                            "description": "an event's external id: the link then starts its survey at once",
+                        },
                         {
                             "name": "format",
                             "in": "query",

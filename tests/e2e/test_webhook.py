@@ -142,7 +142,7 @@ async def test_polling_mode_serves_the_api_next_to_the_bot(
     await bot_api.wait_for_message(44, after=mark, timeout=10)
     occurred = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": f"Bearer {KEY}"}) as client:
-        assert (await client.get("/healthz")).json()["status"] == "ok"
+        assert (await client.get("/healthz")).json() == {"status": "ok", "database": True, "bot": True}
         # No webhook route in polling mode.
         assert (await client.post(settings.webhook.path, json={})).status_code in (404, 405)
         answer = await client.post(

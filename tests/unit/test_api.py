@@ -458,3 +458,29 @@ async def test_concurrent_callers_are_each_answered_as_if_alone(
     assert [row["n"] for row in scheduled_per_customer] == [1] * 10
     capped = next(result for result in results if result["reason"] == "frequency_cap")
     assert capped["survey"]["status"] == "skipped"
+
+
+async def test_a_link_for_one_event_names_that_event(api: tuple[httpx.AsyncClient, Database]) -> None:
+    client, _ = api
+    recorded = await client.post("/v1/events", json=event("ord-5-delivered", "c-5"), headers=AUTH)
+    event_id = recorded.json()["results"][0]["event_id"]
+    await client.post("/v1/events", json=event("ord-6-delivered", "c-6"), headers=AUTH)
+    key = Settings(links={"signing_key": SIGNING_KEY}).links.signing_key
+    body = (await client.get("/v1/customers/c-5/link?event=ord-5-delivered", headers=AUTH)).json()
+    assert verify_start_payload(key, body["payload"]).event_id == event_id
+    plain = (await client.get("/v1/customers/c-5/link", headers=AUTH)).json()
+    assert verify_start_payload(key, plain["payload"]).event_id is None
+    # Another customer's event, or none at all: no link.
+    for other in ("ord-6-delivered", "ord-missing"):
+        answer = await client.get(f"/v1/customers/c-5/link?event={other}", headers=AUTH)
+        assert answer.status_code == 404
+
+
+async def test_health_reports_a_stopped_bot_as_degraded(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    async with await Database.open(settings.storage.path) as db:
+        app = create_app(settings, db, bot_running=lambda: False)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as client:
+            answer = await client.get("/healthz")
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "degraded", "database": True, "bot": False}

@@ -179,6 +179,17 @@ def test_link_prints_a_verifiable_link_and_writes_the_qr_code(config: Path, tmp_
     [customer] = rows(config, "SELECT id FROM customers WHERE external_id = 'c-9'")
     assert target.customer_id == customer["id"]
     assert qr.read_bytes().startswith(b"\x89PNG")
+    events = (
+        "external_id,customer_external_id,touchpoint,occurred_at\ne-9,c-9,purchase,2026-03-01T10:00:00Z\n"
+    )
+    momento(config, "import", "events", str(write(tmp_path, "e.csv", events)))
+    for_event = momento(config, "link", "c-9", "--event", "e-9", "--bot-username", "momento_bot")
+    [event] = rows(config, "SELECT id FROM touchpoint_events WHERE external_id = 'e-9'")
+    assert (
+        verify_start_payload(settings.links.signing_key, for_event.stdout.strip().split("start=")[1]).event_id
+        == (event["id"])
+    )
+    assert momento(config, "link", "c-9", "--event", "e-404", "--bot-username", "b").exit_code == 1
     unknown = momento(config, "link", "nobody", "--bot-username", "momento_bot")
     assert unknown.exit_code == 1
     assert "no customer with external id 'nobody'" in unknown.stderr
