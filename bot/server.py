@@ -91,6 +91,15 @@ async def _on_api_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _on_crash(request: Request, exc: Exception) -> Response:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    body = ErrorResponse(
+        error="internal",
+        message="the server could not complete the request; send it again (ingestion is idempotent)",
+    )
+    return _json(body, 500)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it passes *limit* (a lying Content-Length changes nothing)."""
     declared = request.headers.get("content-length")
@@ -279,7 +288,7 @@ def create_app(
     ]
     if updates is not None:
         routes.append(Route(settings.webhook.path, _webhook_route(settings, updates), methods=["POST"]))
-    return Starlette(routes=routes, exception_handlers={ApiError: _on_api_error})
+    return Starlette(routes=routes, exception_handlers={ApiError: _on_api_error, Exception: _on_crash})
 
 
 def _webhook_route(settings: Settings, updates: UpdateSink) -> Callable[[Request], Awaitable[Response]]:

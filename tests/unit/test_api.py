@@ -484,3 +484,16 @@ async def test_health_reports_a_stopped_bot_as_degraded(tmp_path: Path) -> None:
             answer = await client.get("/healthz")
     assert answer.status_code == 503
     assert answer.json() == {"status": "degraded", "database": True, "bot": False}
+
+
+async def test_a_server_failure_is_a_json_500_that_invites_a_retry(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    db = await Database.open(settings.storage.path)
+    app = create_app(settings, db)
+    await db.close()  # the database goes away under the running app
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://m") as client:
+        answer = await client.post("/v1/customers", json={"external_id": "c-1"}, headers=AUTH)
+    assert answer.status_code == 500
+    assert answer.json()["error"] == "internal"
+    assert "send it again" in answer.json()["message"]
