@@ -43,13 +43,22 @@ def run_polling(settings: Settings) -> None:
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
     """uvloop where it is installed (about twice the ingestion throughput: cheaper thread hand-offs to
-    SQLite and sockets), the standard loop elsewhere (Windows)."""
+    SQLite and sockets), the standard loop elsewhere (Windows). A busy port is one clear line."""
+    import click
+
+    from bot.server import ListenError
+
+    runner: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run
     try:
         import uvloop
+
+        runner = uvloop.run
     except ImportError:
-        asyncio.run(main)
-        return
-    uvloop.run(main)
+        pass
+    try:
+        runner(main)
+    except ListenError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def webhook_settings(settings: Settings) -> Settings:

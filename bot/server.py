@@ -60,6 +60,10 @@ class UpdateSink(Protocol):
     def update_queue(self) -> Any: ...
 
 
+class ListenError(Exception):
+    """The HTTP server cannot take its address (in use, not ours); the message says what to change."""
+
+
 class ApiError(Exception):
     """An answer other than success, rendered as ErrorResponse JSON."""
 
@@ -477,7 +481,14 @@ async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[tuple[_
 
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ListenError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); change [server] port or host, "
+            "or set server.enabled = false"
+        ) from exc
     sock.set_inheritable(True)
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)

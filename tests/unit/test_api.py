@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
@@ -20,7 +21,7 @@ from qrcode.constants import ERROR_CORRECT_M
 from bot.config import Settings
 from bot.ingest import sync_configured_touchpoints
 from bot.links import LinkError, verify_start_payload
-from bot.server import create_app
+from bot.server import ListenError, create_app, serving
 from storage import customers, surveys
 from storage.db import Database
 from storage.models import Customer
@@ -497,3 +498,21 @@ async def test_a_server_failure_is_a_json_500_that_invites_a_retry(tmp_path: Pat
     assert answer.status_code == 500
     assert answer.json()["error"] == "internal"
     assert "send it again" in answer.json()["message"]
+
+
+async def test_a_busy_port_is_one_clear_error(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    async with await Database.open(settings.storage.path) as db:
+        app = create_app(settings, db)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            with pytest.raises(ListenError, match=f"cannot listen on 127.0.0.1:{port}"):
+                async with serving(app, "127.0.0.1", port):
+                    pass
+        async with (
+            serving(app, "127.0.0.1", 0) as (_, base_url),
+            httpx.AsyncClient(base_url=base_url) as client,
+        ):
+            assert (await client.get("/healthz")).status_code == 200
