@@ -51,7 +51,7 @@ SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name,
 
 
 class UpdateSink(Protocol):
-    """What the webhook route needs from a PTB Application (kept structural: no telegram import here)."""
+    """What the webhook route needs from a PTB Application (structural: telegram is imported only there)."""
 
     @property
     def bot(self) -> Any: ...
