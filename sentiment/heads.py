@@ -1,8 +1,8 @@
 """The trained task layers of the offline default: one shared hidden layer, a sentiment and an emotion output.
 
 Stored as a small .npz (kilobytes to a few MB) and run in numpy, so inference needs no torch at all once the
-ONNX encoder exists. Features are chosen encoder layers of the answer and of its English gloss, plus the
-language; the head file records which layers it was trained on.
+ONNX encoder exists. Features are chosen encoder layers of the answer (of its English gloss for Spanish);
+the head file records which layers it was trained on.
 """
 
 from __future__ import annotations
@@ -20,20 +20,15 @@ LANGUAGES = ("en", "es", "other")
 DEFAULT_HEADS_PATH = Path(__file__).resolve().parent / "weights" / "heads.npz"
 
 
-def build_features(
-    layers: FloatArray, gloss_layers: FloatArray, languages: list[str], layer_ids: tuple[int, ...]
-) -> FloatArray:
-    """(batch, features): the chosen layers of text and gloss, unit-normalised, then a language one-hot."""
-    parts = []
-    for source in (layers, gloss_layers):
-        chosen = source[:, list(layer_ids), :]
-        chosen = chosen / np.maximum(np.linalg.norm(chosen, axis=-1, keepdims=True), 1e-6)
-        parts.append(chosen.reshape(len(source), -1))
-    onehot = np.zeros((len(languages), len(LANGUAGES)), dtype=np.float32)
-    for row, language in enumerate(languages):
-        onehot[row, LANGUAGES.index(language if language in LANGUAGES else "other")] = 1.0
-    parts.append(onehot)
-    return np.concatenate(parts, axis=1).astype(np.float32)
+def build_features(layers: FloatArray, layer_ids: tuple[int, ...]) -> FloatArray:
+    """(batch, features): the chosen encoder layers, each unit-normalised, side by side.
+
+    No language feature: XED-es has no neutral rows, and a language input learned "Spanish is never
+    neutral". Per-language calibration lives in the heads' bias offsets instead.
+    """
+    chosen = layers[:, list(layer_ids), :]
+    chosen = chosen / np.maximum(np.linalg.norm(chosen, axis=-1, keepdims=True), 1e-6)
+    return np.asarray(chosen.reshape(len(layers), -1), dtype=np.float32)
 
 
 def _softmax(logits: FloatArray) -> FloatArray:
