@@ -282,6 +282,7 @@ async def _customer_choice(
     customer = await engine.customer_for(sender)
     if parts[1] == "lang" and len(parts) == 3 and parts[2] in ("en", "es"):
         customer = await customer_repo.set_language(engine.db, customer.id, parts[2])
+        await engine.switch_language(customer, parts[2])
         await context.bot.send_message(chat, translate(CUSTOMER, "language_set", parts[2]))
         return
     language = engine.language_of(customer, sender)

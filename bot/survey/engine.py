@@ -31,7 +31,7 @@ from storage import privacy
 from storage import surveys as survey_repo
 from storage import touchpoints as touchpoint_repo
 from storage.db import Database, utcnow
-from storage.models import Answer, Customer, Survey, SurveyStatus
+from storage.models import AnalysisRecord, Answer, Customer, Survey, SurveyStatus
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ class SurveyEngine:
         self.clock = clock
         self.recovery = recovery or Recovery(db, settings, messenger, clock)
         self._locks: dict[int, asyncio.Lock] = {}
+        self._touchpoint_keys: dict[int, str] = {}
 
     # -- customers ---------------------------------------------------------------------------------------
 
@@ -129,10 +130,15 @@ class SurveyEngine:
             return None
 
     async def _touchpoint_key(self, survey: Survey) -> str | None:
+        """Touchpoint ids never change meaning while the bot runs, so one lookup per id is enough."""
         if survey.touchpoint_id is None:
             return None
-        stored = await touchpoint_repo.get_touchpoint_by_id(self.db, survey.touchpoint_id)
-        return stored.key if stored else None
+        if survey.touchpoint_id not in self._touchpoint_keys:
+            stored = await touchpoint_repo.get_touchpoint_by_id(self.db, survey.touchpoint_id)
+            if stored is None:
+                return None
+            self._touchpoint_keys[survey.touchpoint_id] = stored.key
+        return self._touchpoint_keys[survey.touchpoint_id]
 
     # -- incoming text --------------------------------------------------------------------------------------
 
@@ -264,11 +270,12 @@ class SurveyEngine:
         *,
         hint_step: str | None = None,
     ) -> None:
-        analyses = await analyse_answers(self.db, self.classifier, stored)
-        self._remember_mood(state, stored, analyses)
         step_before = survey.step or "invitation"
         upcoming = next_step(state)
+        read: set[int] = set()
         if "negative" not in state and all(question in state for question in CORE):
+            # The branch needs the experience's reading: the only model call a customer waits for.
+            read = await self._read_experience(state, stored)
             state["negative"] = is_negative(state)
             upcoming = next_step(state)
         key = await self._touchpoint_key(survey)
@@ -306,14 +313,30 @@ class SurveyEngine:
             )
             return
         await self._send(prompts.question(self.settings, updated, customer, key, language, upcoming))
+        await self._classify_later(stored, read)
 
-    @staticmethod
-    def _remember_mood(state: dict[str, Any], stored: list[Answer], analyses: dict[int, Analysis]) -> None:
-        for answer in stored:
-            analysis = analyses.get(answer.id)
-            if answer.question == "experience" and analysis is not None:
-                state["experience_sentiment"] = analysis.sentiment
-                state["experience_emotion"] = analysis.emotion
+    async def _classify_later(self, stored: list[Answer], read: set[int]) -> None:
+        """Answers are stored before anything else, so classifying after the reply loses nothing and keeps
+        the model off the customer's wait."""
+        await analyse_answers(self.db, self.classifier, [a for a in stored if a.id not in read])
+
+    async def _read_experience(self, state: dict[str, Any], stored: list[Answer]) -> set[int]:
+        """Put the experience answer's sentiment and emotion into the state (classifying it if needed)."""
+        experience_id = state.get("experience")
+        if not isinstance(experience_id, int):
+            return set()
+        answer = next((a for a in stored if a.id == experience_id), None)
+        if answer is None:
+            answer = await answer_repo.get_answer(self.db, experience_id)
+        if answer is None:
+            return set()
+        analysis: Analysis | AnalysisRecord | None = answer.analysis
+        if analysis is None:
+            analysis = (await analyse_answers(self.db, self.classifier, [answer])).get(answer.id)
+        if analysis is not None:
+            state["experience_sentiment"] = analysis.sentiment
+            state["experience_emotion"] = analysis.emotion
+        return {answer.id}
 
     async def _alert(self, survey: Survey, state: dict[str, Any]) -> None:
         rating = state.get("rating")
@@ -356,12 +379,11 @@ class SurveyEngine:
             if survey is None or survey.customer_id != customer.id or survey.status not in OPEN:
                 return PressResult(phrase("survey_closed", language))
             language = survey.language or language
-            if press.message_id is not None and action in ("yes", "later", "never"):
-                await self.drop_buttons(customer, press.message_id)
             if action in ("yes", "later", "never"):
-                if (survey.step or "invitation") != "invitation" and action == "yes":
-                    return PressResult()
-                await self._invitation_choice(survey, customer, action, language, press.at)
+                if (survey.step or "invitation") == "invitation" or action != "yes":
+                    await self._invitation_choice(survey, customer, action, language, press.at)
+                if press.message_id is not None:  # after the reply: the customer doesn't wait for it
+                    await self.drop_buttons(customer, press.message_id)
                 return PressResult()
             state = dict(survey.state)
             stored: list[Answer] = []
@@ -389,11 +411,11 @@ class SurveyEngine:
                 if "callback" in state:
                     return PressResult()
                 state["callback"] = action == "cb1"
-                if press.message_id is not None:
-                    await self.drop_buttons(customer, press.message_id)
             else:
                 return PressResult()
             await self._advance(survey, customer, state, stored, language, press.at)
+            if action in ("cb1", "cb0") and press.message_id is not None:
+                await self.drop_buttons(customer, press.message_id)
             return PressResult()
 
     async def drop_buttons(self, customer: Customer, message_id: int) -> None:
@@ -547,6 +569,12 @@ class SurveyEngine:
             expires_at=at + timedelta(days=3),
         )
         return survey if survey.status == "scheduled" else None
+
+    async def switch_language(self, customer: Customer, language: str) -> None:
+        """/language mid-survey: the rest of the dialogue follows the new choice."""
+        survey = await survey_repo.active_survey_for_customer(self.db, customer.id)
+        if survey is not None:
+            await survey_repo.update_survey_if(self.db, survey.id, OPEN, language=language)
 
     async def opt_out(self, customer: Customer, at: datetime) -> None:
         await customer_repo.opt_out(self.db, customer.id, at)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,12 +59,15 @@ def settings(settings_factory: SettingsFactory) -> Any:
 
 
 @pytest.fixture
-async def app(running_app: AppRunner, settings: Any, classifier: Any) -> Any:
+async def app(running_app: AppRunner, settings: Any, classifier: Any) -> AsyncIterator[Any]:
     application = await running_app(settings, classifier=classifier)
     clock = Clock(NOON)
     outreach_of(application).clock = clock
     application.bot_data["test.clock"] = clock
-    return application
+    yield application
+    # Stop every Application before the lent classifier closes: answers are classified after the reply, so
+    # a handler may still be waiting for the model when the test ends.
+    await running_app.stop_all()
 
 
 async def link(
@@ -117,14 +121,16 @@ async def invite(
 
 async def say(bot_api: BotApiEmulator, user_id: int, text: str) -> RecordedCall:
     mark = len(bot_api.calls)
-    bot_api._users[user_id].send_text(text)
-    return await bot_api.wait_for_message(user_id, after=mark, timeout=15)
+    bot_api.users[user_id].send_text(text)
+    return await bot_api.wait_for_call(
+        "sendMessage", lambda call: call.chat_id == user_id, timeout=15, after=mark
+    )
 
 
 async def press(bot_api: BotApiEmulator, user_id: int, message: RecordedCall, data: str) -> RecordedCall:
     mark = len(bot_api.calls)
     assert message.message_id is not None
-    bot_api._users[user_id].press(data, message_id=message.message_id)
+    bot_api.users[user_id].press(data, message_id=message.message_id)
     return await bot_api.wait_for_call(
         "sendMessage", lambda call: call.chat_id == user_id, timeout=15, after=mark
     )
@@ -389,11 +395,11 @@ async def test_every_bad_input_kind_gets_a_polite_answer_and_loses_nothing(
     customer = await link(app, bot_api, 51, "c-51")
     invitation = await invite(app, bot_api, customer)
     await press(bot_api, 51, invitation, action(invitation, "yes"))
-    user = bot_api._users[51]
+    user = bot_api.users[51]
     for send in (user.send_sticker, user.send_photo, user.send_voice, user.send_document, user.send_location):
         mark = len(bot_api.calls)
         send()
-        reply = await bot_api.wait_for_message(51, after=mark)
+        reply = await bot_api.wait_for_call("sendMessage", lambda call: call.chat_id == 51, after=mark)
         assert "please answer with text or the buttons" in (reply.plain_text or "")
     assert (await only_survey(app, customer)).step == "expectation"  # the survey stayed where it was
 
@@ -441,12 +447,14 @@ async def test_stop_mydata_delete_and_language(app: Any, bot_api: BotApiEmulator
     db = services(app).db
     customer = await link(app, bot_api, 53, "c-53")
     invitation = await invite(app, bot_api, customer)
-    user = bot_api._users[53]
+    user = bot_api.users[53]
     mark = len(bot_api.calls)
     user.send_command("language")
     choice = await bot_api.wait_for_message(53, after=mark)
     reply = await press(bot_api, 53, choice, "cx:lang:es")
     assert "te escribiré en español" in (reply.plain_text or "")
+    question = await press(bot_api, 53, invitation, action(invitation, "yes"))
+    assert "¿qué esperabas" in (question.plain_text or "")  # the open survey follows the new language
 
     mark = len(bot_api.calls)
     user.send_command("mydata")

@@ -318,3 +318,22 @@ async def test_non_text_leaves_the_survey_where_it_was(world: World) -> None:
     assert "please answer with text or the buttons" in world.inbox.last(16).text
     survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
     assert survey.step == "expectation"
+
+
+async def test_reanalyse_reads_what_the_model_missed(world: World) -> None:
+    from bot.analysis import reanalyse_all
+
+    customer = await world.customer(17)
+    world.classifier.fail = True
+    await world.engine.on_text(IncomingText(world.sender(17), 30, "The shop was awful", NOON))
+    stored = await answers.answers_for_customer(world.db, customer.id)
+    assert [a.analysis_state for a in stored] == ["failed"]
+    world.classifier.fail = False
+    progress: list[tuple[int, int]] = []
+    assert await reanalyse_all(world.db, world.classifier, progress=lambda d, t: progress.append((d, t))) == (
+        1,
+        0,
+    )
+    assert progress == [(1, 1)]
+    [answer] = await answers.answers_for_customer(world.db, customer.id)
+    assert answer.analysis is not None and answer.analysis.sentiment == "negative"
