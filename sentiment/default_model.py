@@ -16,7 +16,7 @@ from sentiment.analysis import Analysis
 from sentiment.encoder import FloatArray, MiniLMEncoder
 from sentiment.heads import DEFAULT_HEADS_PATH, Heads, build_features
 from sentiment.labels import EMOTIONS, SENTIMENTS
-from sentiment.language import gloss, resolve_languages
+from sentiment.language import describe_emoji, gloss, resolve_languages
 from sentiment.settings import ClassifierSettings
 
 MODEL_ID = "momento-minilm-heads"
@@ -68,9 +68,10 @@ class DefaultModel:
 
 
 def heads_input(texts: Sequence[str], languages: Sequence[str]) -> list[str]:
-    """What the encoder reads for the heads: Spanish answers as their English gloss, others as they are."""
+    """What the encoder reads: Spanish answers as their English gloss, emoji spelled out as words."""
     return [
-        gloss(text) if language == "es" else text for text, language in zip(texts, languages, strict=True)
+        describe_emoji(gloss(text) if language == "es" else text)
+        for text, language in zip(texts, languages, strict=True)
     ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,8 @@ def _softmax(logits: FloatArray) -> FloatArray:
 
 @dataclass(frozen=True)
 class Heads:
+    """An ensemble of small MLPs (same features, different seeds); weights carry a leading member axis."""
+
     layer_ids: tuple[int, ...]
     mean: FloatArray
     scale: FloatArray
@@ -56,11 +58,34 @@ class Heads:
     def predict(self, features: FloatArray, languages: list[str]) -> tuple[FloatArray, FloatArray]:
         """Sentiment and emotion probabilities for a batch of feature rows."""
         x = (features - self.mean) / self.scale
-        hidden = np.maximum(x @ self.hidden_w + self.hidden_b, 0.0)
         rows = np.asarray([LANGUAGES.index(lang if lang in LANGUAGES else "other") for lang in languages])
-        sentiment = hidden @ self.sentiment_w + self.sentiment_b + self.sentiment_bias[rows]
-        emotion = hidden @ self.emotion_w + self.emotion_b + self.emotion_bias[rows]
-        return _softmax(sentiment), _softmax(emotion)
+        sentiment = np.zeros((len(x), self.sentiment_w.shape[-1]), dtype=np.float32)
+        emotion = np.zeros((len(x), self.emotion_w.shape[-1]), dtype=np.float32)
+        for m in range(self.hidden_w.shape[0]):
+            hidden = np.maximum(x @ self.hidden_w[m] + self.hidden_b[m], 0.0)
+            sentiment += _softmax(
+                hidden @ self.sentiment_w[m] + self.sentiment_b[m] + self.sentiment_bias[rows]
+            )
+            emotion += _softmax(hidden @ self.emotion_w[m] + self.emotion_b[m] + self.emotion_bias[rows])
+        members = self.hidden_w.shape[0]
+        return sentiment / members, emotion / members
+
+    @classmethod
+    def stack(cls, members: list[Heads]) -> Heads:
+        """One ensemble from single-member heads trained on the same features."""
+
+        def joined(name: str) -> FloatArray:
+            return np.concatenate([getattr(member, name) for member in members]).astype(np.float32)
+
+        return replace(
+            members[0],
+            hidden_w=joined("hidden_w"),
+            hidden_b=joined("hidden_b"),
+            sentiment_w=joined("sentiment_w"),
+            sentiment_b=joined("sentiment_b"),
+            emotion_w=joined("emotion_w"),
+            emotion_b=joined("emotion_b"),
+        )
 
     def save(self, path: Path) -> None:
         buffer = io.BytesIO()

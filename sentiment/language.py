@@ -75,3 +75,40 @@ def gloss(text: str) -> str:
     """A rough English rendering of Spanish text; unknown words (often cognates) are kept as they are."""
     entries, pattern = _glossary()
     return pattern.sub(lambda match: entries[match.group(1)], _plain(text))
+
+
+# Emoji MiniLM's vocabulary lacks (all read as [UNK]) become words; Unicode names cover the rest.
+_EMOJI_WORDS = {
+    "❤": "red heart love",
+    "♥": "heart love",
+    "⭐": "star",
+    "😡": "angry face",
+    "😠": "angry face",
+    "😤": "angry huffing face",
+    "🤬": "angry face cursing",
+    "🙄": "annoyed face rolling eyes",
+    "🙃": "upside-down face sarcasm",
+    "☹": "frowning sad face",
+    "🙏": "thank you folded hands",
+    "👌": "ok hand perfect",
+    "💯": "hundred points perfect",
+    "🥰": "smiling face with hearts love",
+    "👏": "clapping hands",
+}
+_SKIP = {"\ufe0f", "\ufe0e", "\u200d"}
+
+
+def describe_emoji(text: str) -> str:
+    """Spell out emoji ("😡" -> "angry face") so the encoder sees words instead of unknown tokens."""
+    if text.isascii():
+        return text
+    parts = []
+    for ch in text:
+        if ch in _SKIP or unicodedata.category(ch) == "Sk":
+            continue
+        if unicodedata.category(ch) == "So":
+            words = _EMOJI_WORDS.get(ch) or unicodedata.name(ch, "").lower().replace(" sign", "")
+            parts.append(f" {words} " if words else " ")
+        else:
+            parts.append(ch)
+    return "".join(parts).strip()

@@ -74,17 +74,14 @@ class EmbeddingCache:
 
     def features(self, examples: list[Example], layer_ids: tuple[int, ...]) -> FloatArray:
         """Features as the runtime builds them: Spanish rows from the gloss (gloss == text elsewhere)."""
-        texts = [e.text for e in examples]
-        languages = [e.language for e in examples]
-        key = hashlib.sha256(
-            "\x00".join([self.encoder.fingerprint, self.encoder.runtime, *texts, *languages]).encode()
-        ).hexdigest()[:20]
-        path = self.cache_dir / f"{key}.npz"
+        inputs = heads_input([e.text for e in examples], [e.language for e in examples])
+        key = hashlib.sha256("\x00".join([self.encoder.fingerprint, self.encoder.runtime, *inputs]).encode())
+        path = self.cache_dir / f"{key.hexdigest()[:20]}.npz"
         if path.exists():
             with np.load(path) as data:
                 gloss_layers = data["gloss"]
         else:
-            gloss_layers = self.encoder.encode(heads_input(texts, languages), 64)
+            gloss_layers = self.encoder.encode(inputs, 64)
             np.savez(path, gloss=gloss_layers.astype(np.float16))
         return build_features(gloss_layers.astype(np.float32), layer_ids)
 
@@ -149,12 +146,12 @@ def fit_heads(
         layer_ids=layer_ids,
         mean=mean.astype(np.float32),
         scale=scale.astype(np.float32),
-        hidden_w=linear.weight.detach().numpy().T.copy(),
-        hidden_b=linear.bias.detach().numpy().copy(),
-        sentiment_w=sentiment_out.weight.detach().numpy().T.copy(),
-        sentiment_b=sentiment_out.bias.detach().numpy().copy(),
-        emotion_w=emotion_out.weight.detach().numpy().T.copy(),
-        emotion_b=emotion_out.bias.detach().numpy().copy(),
+        hidden_w=linear.weight.detach().numpy().T[None].copy(),
+        hidden_b=linear.bias.detach().numpy()[None].copy(),
+        sentiment_w=sentiment_out.weight.detach().numpy().T[None].copy(),
+        sentiment_b=sentiment_out.bias.detach().numpy()[None].copy(),
+        emotion_w=emotion_out.weight.detach().numpy().T[None].copy(),
+        emotion_b=emotion_out.bias.detach().numpy()[None].copy(),
         sentiment_bias=np.zeros((len(LANGUAGES), len(SENTIMENTS)), dtype=np.float32),
         emotion_bias=np.zeros((len(LANGUAGES), len(EMOTIONS)), dtype=np.float32),
         version="",
@@ -198,6 +195,7 @@ SOURCE_WEIGHT = {"cx_en": 20.0, "cx_es": 20.0, "goemotions": 0.35, "uci": 1.0, "
 @click.option("--epochs", default=12, show_default=True)
 @click.option("--copies", default=2, show_default=True, help="Augmented variants per CX answer.")
 @click.option("--seed", default=13, show_default=True)
+@click.option("--members", default=5, show_default=True, help="Ensemble size (seeds seed, seed+1, ...).")
 @click.option("--sources", default=",".join(TRAINABLE), show_default=True)
 def main(
     data_dir: Path,
@@ -209,6 +207,7 @@ def main(
     epochs: int,
     copies: int,
     seed: int,
+    members: int,
     sources: str,
 ) -> None:
     """Train sentiment and emotion heads on the train splits, report dev, write the weights."""
@@ -231,8 +230,13 @@ def main(
         weights.extend([SOURCE_WEIGHT[name]] * len(examples))
         click.echo(f"train {name}: {len(examples)} examples")
     features = cache.features(train, layer_ids)
-    heads = fit_heads(
-        features, train, np.asarray(weights), layer_ids, hidden=hidden, epochs=epochs, seed=seed
+    heads = Heads.stack(
+        [
+            fit_heads(
+                features, train, np.asarray(weights), layer_ids, hidden=hidden, epochs=epochs, seed=seed + i
+            )
+            for i in range(members)
+        ]
     )
     heads.save(out)
     heads = Heads.load(out)
