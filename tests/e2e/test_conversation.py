@@ -203,7 +203,8 @@ async def test_negative_experience_alerts_the_owning_team_and_only_staff_can_act
     customer = await link(app, bot_api, 44, "c-44")
     invitation = await invite(app, bot_api, customer, "support_call")
     await press(bot_api, 44, invitation, action(invitation, "yes"))
-    await say(bot_api, 44, "I expected someone to fix my <broken> router")
+    experience_q = await say(bot_api, 44, "I expected someone to fix my <broken> router")
+    assert experience_q.plain_text == "And how did the call actually go?"  # the company's own wording
     mark = len(bot_api.calls)
     improvement_q = await say(bot_api, 44, "Nobody helped & I was put on hold for an hour. Useless. 1/5")
     assert "What could we have done better" in (improvement_q.plain_text or "")
@@ -482,3 +483,18 @@ async def test_stop_mydata_delete_and_language(app: Any, bot_api: BotApiEmulator
     assert "se han borrado" in (done.plain_text or "")
     stored = await customers.get_customer(db, customer.id)
     assert stored is not None and stored.erased_at is not None and stored.telegram_user_id is None
+
+
+async def test_start_without_a_link_offers_general_feedback(app: Any, bot_api: BotApiEmulator) -> None:
+    mark = len(bot_api.calls)
+    bot_api.user(54, "Noa").send_command("start")
+    welcome = await bot_api.wait_for_message(54, after=mark)
+    assert welcome.button_texts() == ["Share feedback now"]
+    question = await press(bot_api, 54, welcome, welcome.button_data()[0])
+    assert "What were you expecting from us?" in (question.plain_text or "")
+    rating_q = await say(bot_api, 54, "I expected shorter queues, but I queued 20 minutes.")
+    assert rating_q.button_texts() == ["1", "2", "3", "4", "5"]
+    customer = await customers.get_by_telegram_user(services(app).db, 54)
+    assert customer is not None
+    survey = await only_survey(app, customer)
+    assert survey.kind == "general" and survey.touchpoint_id is None and survey.step == "rating"
