@@ -227,7 +227,8 @@ class Settings(BaseSettings):
     def require_token(self) -> SecretStr:
         if self.telegram.token is None or not self.telegram.token.get_secret_value().strip():
             raise ConfigError(
-                "telegram.token is missing: set MOMENTO_TELEGRAM__TOKEN in the environment or the secrets file"
+                "telegram.token is missing: "
+                "set MOMENTO_TELEGRAM__TOKEN in the environment or the secrets file"
             )
         return self.telegram.token
 

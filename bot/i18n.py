@@ -15,7 +15,10 @@ FALLBACK_LANGUAGE = "en"
 
 
 def pick_language(*candidates: str | None, default: str = FALLBACK_LANGUAGE) -> str:
-    """First supported language among stored preference, Telegram's language_code ('es-MX' -> 'es'), default."""
+    """First supported language among the candidates ('es-MX' -> 'es'), else *default*.
+
+    Callers pass the stored preference first, then Telegram's language_code.
+    """
     for candidate in candidates:
         if candidate:
             base = candidate.strip().lower().replace("_", "-").split("-")[0]
@@ -95,7 +98,8 @@ COMMON: Catalogue = {
         "es": "Lo siento, no conozco ese comando. Escribe /help para ver lo que puedo hacer.",
     },
     "internal_error": {
-        "en": "Sorry, something went wrong on our side. Nothing you sent is lost — please try again in a moment.",
+        "en": "Sorry, something went wrong on our side. Nothing you sent is lost — "
+        "please try again in a moment.",
         "es": "Lo siento, algo ha fallado por nuestra parte. No se ha perdido nada de lo que enviaste: "
         "inténtalo de nuevo en un momento.",
     },
