@@ -329,3 +329,20 @@ def test_label_maps_fold_foreign_label_sets() -> None:
         {"1 star": 0.5, "5 stars": 0.5}, {"1 star": "negative", "5 stars": "positive"}, SENTIMENTS
     )
     assert folded == {"negative": 0.5, "neutral": 0.0, "positive": 0.5}
+
+
+def test_encoder_falls_back_to_torch_when_onnx_cannot_be_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sentiment.encoder import MiniLMEncoder
+
+    def refuse(self: MiniLMEncoder, target: Path) -> None:
+        raise OSError("read-only cache directory")
+
+    monkeypatch.setattr(MiniLMEncoder, "_build_onnx", refuse)
+    settings = ClassifierSettings(cache_dir=str(tmp_path / "cache"), runtime="auto")
+    model = load_model(settings)
+    assert model.encoder.runtime == "torch"  # type: ignore[attr-defined]
+    (analysis,) = model.predict(["Terrible service, the order never arrived."], ["en"])
+    assert analysis.sentiment == "negative"
+    assert not list((tmp_path / "cache").glob("*.onnx"))
