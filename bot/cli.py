@@ -30,7 +30,50 @@ class CliState:
 pass_state = click.make_pass_decorator(CliState)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """`momento CMD --config X` means the same as `momento --config X CMD`."""
+    state = ctx.find_object(CliState)
+    if value is not None and state is not None and param.name is not None:
+        setattr(state, param.name, value)
+
+
+def _location_options() -> list[click.Parameter]:
+    return [
+        click.Option(
+            ["--config"],
+            type=click.Path(dir_okay=False),
+            expose_value=False,
+            callback=_remember,
+            help="Config file (default: $MOMENTO_CONFIG or ./config.toml).",
+        ),
+        click.Option(
+            ["--secrets"],
+            type=click.Path(dir_okay=False),
+            expose_value=False,
+            callback=_remember,
+            help="Secrets file in dotenv format (default: $MOMENTO_SECRETS_FILE).",
+        ),
+    ]
+
+
+class MomentoGroup(click.Group):
+    """Every subcommand (and sub-subcommand) also accepts --config and --secrets after its name."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        _accept_location_options(cmd)
+        super().add_command(cmd, name)
+
+
+def _accept_location_options(cmd: click.Command) -> None:
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            _accept_location_options(sub)
+        return
+    present = {opt for param in cmd.params for opt in getattr(param, "opts", [])}
+    cmd.params.extend(option for option in _location_options() if option.opts[0] not in present)
+
+
+@click.group(cls=MomentoGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config",

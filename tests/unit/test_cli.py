@@ -66,6 +66,22 @@ def test_check_config_prints_the_settings_with_secrets_masked() -> None:
     assert "Configuration OK." in result.stderr
 
 
+def test_config_and_secrets_may_follow_the_subcommand(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text(f"MOMENTO_TELEGRAM__TOKEN={TOKEN}\n", encoding="utf-8")
+    result = invoke("check-config", "--config", str(EXAMPLE), "--secrets", str(secrets))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.partition("\n")[0] == f"# {EXAMPLE}"
+    assert json.loads(result.stdout.partition("\n")[2])["telegram"]["token"] == "**** (set)"
+    assert TOKEN not in result.output
+
+
+def test_nested_subcommands_accept_the_config_too(tmp_path: Path) -> None:
+    result = invoke("import", "events", str(tmp_path / "none.csv"), "--config", str(tmp_path / "absent.toml"))
+    assert result.exit_code != 0
+    assert "absent.toml" in result.output
+
+
 def test_check_config_without_a_token_fails_naming_it() -> None:
     result = invoke("--config", str(EXAMPLE), "check-config")
     assert result.exit_code != 0
