@@ -117,9 +117,13 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send_report(message, report)
 
 
-@staff_command()
-async def touchpoints(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/touchpoints [period]"""
+async def _period_report(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    build: Callable[..., Coroutine[Any, Any, Any]],
+    render: Callable[[Any, Settings, str], Report],
+) -> None:
+    """Reports that take only a period: parse it, build from the database, render (charts) off the loop."""
     message, found, language = update.effective_message, services(context), user_language(update)
     assert message is not None
     scope = await parse_scope(
@@ -131,46 +135,26 @@ async def touchpoints(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         allow_touchpoint=False,
         allow_tier=False,
     )
-    result = await build_drivers(found.db, found.settings, scope)
-    report = await asyncio.to_thread(render_drivers, result, found.settings, language)
-    await send_report(message, report)
+    result = await build(found.db, found.settings, scope)
+    await send_report(message, await asyncio.to_thread(render, result, found.settings, language))
+
+
+@staff_command()
+async def touchpoints(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/touchpoints [period]"""
+    await _period_report(update, context, build_drivers, render_drivers)
 
 
 @staff_command()
 async def journey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/journey [period]"""
-    message, found, language = update.effective_message, services(context), user_language(update)
-    assert message is not None
-    scope = await parse_scope(
-        found.db,
-        found.settings,
-        _args(context),
-        now=utcnow(),
-        language=language,
-        allow_touchpoint=False,
-        allow_tier=False,
-    )
-    result = await build_journey(found.db, found.settings, scope)
-    report = await asyncio.to_thread(render_journey, result, found.settings, language)
-    await send_report(message, report)
+    await _period_report(update, context, build_journey, render_journey)
 
 
 @staff_command()
 async def segments(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/segments [period]"""
-    message, found, language = update.effective_message, services(context), user_language(update)
-    assert message is not None
-    scope = await parse_scope(
-        found.db,
-        found.settings,
-        _args(context),
-        now=utcnow(),
-        language=language,
-        allow_touchpoint=False,
-        allow_tier=False,
-    )
-    result = await build_segments(found.db, found.settings, scope)
-    await send_report(message, render_segments(result, found.settings, language))
+    await _period_report(update, context, build_segments, render_segments)
 
 
 @staff_command()

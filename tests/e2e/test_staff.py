@@ -80,6 +80,16 @@ async def test_staff_are_refused_admin_commands_but_get_reports(
     assert "I don't understand “lastyear”" in (bad.plain_text or "")
 
 
+async def test_staff_get_the_driver_and_journey_reports(bot_api: BotApiEmulator, staff_bot: Any) -> None:
+    drivers = await ask(bot_api, STAFF_ID, "touchpoints", "all")
+    assert "What drives satisfaction · all" in (drivers.plain_text or "")
+    mark = len(bot_api.calls)
+    journey = await ask(bot_api, STAFF_ID, "journey", "all")
+    assert "Customer journey" in (journey.plain_text or "")
+    photo = await bot_api.wait_for_call("sendPhoto", after=mark)
+    assert photo.files["photo"].startswith(b"\x89PNG")
+
+
 async def test_alerts_come_with_their_buttons(bot_api: BotApiEmulator, staff_bot: Any) -> None:
     mark = len(bot_api.calls)
     header = await ask(bot_api, STAFF_ID, "alerts")
