@@ -81,8 +81,9 @@ class EmbeddingCache:
             with np.load(path) as data:
                 gloss_layers = data["gloss"]
         else:
-            gloss_layers = self.encoder.encode(inputs, 64)
-            np.savez(path, gloss=gloss_layers.astype(np.float16))
+            # Stored and used as float16 alike, so a run with a cold cache trains on the same numbers.
+            gloss_layers = self.encoder.encode(inputs, 64).astype(np.float16)
+            np.savez(path, gloss=gloss_layers)
         return build_features(gloss_layers.astype(np.float32), layer_ids)
 
 
