@@ -75,9 +75,22 @@ class BatchingClassifier:
             raise
 
     async def _run(self) -> None:
+        batch: list[_Job] = []
+        try:
+            await self._serve(batch)
+        except asyncio.CancelledError:
+            # Closing mid-batch: the texts already taken from the queue must not wait forever.
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(ClassificationError("the classifier was closed"))
+            raise
+
+    async def _serve(self, batch: list[_Job]) -> None:
+        """Gather queued texts into *batch* (shared with _run for clean cancellation) and classify them."""
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
+            batch.clear()
+            batch.append(await self._queue.get())
             deadline = loop.time() + self.max_wait
             while len(batch) < self.batch_size:
                 if not self._queue.empty():

@@ -346,3 +346,31 @@ def test_encoder_falls_back_to_torch_when_onnx_cannot_be_built(
     (analysis,) = model.predict(["Terrible service, the order never arrived."], ["en"])
     assert analysis.sentiment == "negative"
     assert not list((tmp_path / "cache").glob("*.onnx"))
+
+
+class _Stuck:
+    """A model call that does not return until told to, like one stuck on a starved CPU."""
+
+    model_id = "stuck"
+    model_version = "1"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def predict(self, texts: Sequence[str], languages: Sequence[str | None]) -> list[Analysis]:
+        self.entered.set()
+        self.release.wait(10)
+        raise RuntimeError("released")
+
+
+async def test_closing_mid_batch_answers_the_callers_waiting_on_it() -> None:
+    stuck = _Stuck()
+    classifier = BatchingClassifier(stuck, batch_size=8, max_wait_ms=0)
+    waiting = asyncio.ensure_future(classifier.analyse(["the courier was late"]))
+    await asyncio.to_thread(stuck.entered.wait, 5)
+    closing = asyncio.ensure_future(classifier.aclose())
+    with pytest.raises(ClassificationError):
+        await asyncio.wait_for(waiting, 5)
+    stuck.release.set()
+    await asyncio.wait_for(closing, 5)
