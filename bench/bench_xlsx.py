@@ -1,6 +1,6 @@
 """Cost per row of the streamed XLSX writer on rows shaped like an answers export.
 
-    python -m bench.bench_xlsx --rows 200000
+python -m bench.bench_xlsx --rows 200000
 """
 
 from __future__ import annotations
