@@ -155,14 +155,9 @@ async def _ingest_all(
         else:
             pending.append(_Pending(position, index, item, touchpoint, now))
 
-    customers: dict[str, Customer] = {}
-    new_customers: set[str] = set()
-    for external_id in dict.fromkeys(p.event.customer_external_id for p in pending):
-        found = await customer_repo.get_by_external_id(db, external_id)
-        if found is None:
-            new_customers.add(external_id)
-        else:
-            customers[external_id] = found
+    named = [p.event.customer_external_id for p in pending]
+    customers = await customer_repo.get_by_external_ids(db, named)
+    new_customers = {external_id for external_id in named if external_id not in customers}
     if new_customers:
         # The order system may tell us about the event before the customer record: keep both.
         async with db.batch():
@@ -176,7 +171,9 @@ async def _ingest_all(
             first_sight = job.event.customer_external_id in new_customers
             new_customers.discard(job.event.customer_external_id)
             try:
-                result, survey_id = await _record_and_schedule(db, settings, job, customer, first_sight)
+                # One savepoint per event: its writes (event, survey, superseded ones) stand or fall together.
+                async with db.unit():
+                    result, survey_id = await _record_and_schedule(db, settings, job, customer, first_sight)
             except Exception:
                 # One event's surprise must not sink the others sharing the commit; its savepoint is undone.
                 log.exception("could not ingest event %r", job.event.external_id)
@@ -188,8 +185,9 @@ async def _ingest_all(
             if survey_id is not None:
                 named_surveys.append((job.position, survey_id))
     # Surveys not scheduled by this call are named with their current status, readable once committed.
+    surveys_now = await survey_repo.get_surveys(db, [survey_id for _, survey_id in named_surveys])
     for position, survey_id in named_surveys:
-        survey_now = await survey_repo.get_survey(db, survey_id)
+        survey_now = surveys_now.get(survey_id)
         current = results[position]
         if survey_now is not None and current is not None:
             survey = SurveyOut(
@@ -218,7 +216,9 @@ async def _record_and_schedule(
     if not created and (stored.customer_id != customer.id or stored.touchpoint_id != item.touchpoint.id):
         message = "this event id was already used for another customer or touchpoint; nothing changed"
         return _rejected(item.index, event.external_id, "duplicate", message), None
-    scheduling = await schedule_survey(db, settings, event=stored, now=item.now)
+    scheduling = await schedule_survey(
+        db, settings, event=stored, now=item.now, customer=customer, touchpoint=item.touchpoint
+    )
     if created and scheduling.scheduled and scheduling.survey_id is not None:
         survey = SurveyOut(id=scheduling.survey_id, status="scheduled", scheduled_at=scheduling.scheduled_at)
         result = EventResult(

@@ -28,7 +28,7 @@ from storage import customers as customer_repo
 from storage import outreach as outreach_repo
 from storage import touchpoints as touchpoint_repo
 from storage.db import Database, utcnow
-from storage.models import Customer, Survey, TouchpointEvent
+from storage.models import Customer, Survey, Touchpoint, TouchpointEvent
 
 log = logging.getLogger(__name__)
 
@@ -116,14 +116,26 @@ def survey_language(customer: Customer, settings: Settings) -> str:
 
 
 async def schedule_survey(
-    db: Database, settings: Settings, *, event: TouchpointEvent, now: datetime
+    db: Database,
+    settings: Settings,
+    *,
+    event: TouchpointEvent,
+    now: datetime,
+    customer: Customer | None = None,
+    touchpoint: Touchpoint | None = None,
 ) -> SchedulingResult:
-    """Plan the survey for one touchpoint event (idempotent: the same event again is a duplicate)."""
-    touchpoint = await touchpoint_repo.get_touchpoint_by_id(db, event.touchpoint_id)
+    """Plan the survey for one touchpoint event (idempotent: the same event again is a duplicate).
+
+    A caller that has just loaded the event's customer and touchpoint passes them (bulk ingestion: two reads
+    fewer per event); anything else is read here.
+    """
+    if touchpoint is None or touchpoint.id != event.touchpoint_id:
+        touchpoint = await touchpoint_repo.get_touchpoint_by_id(db, event.touchpoint_id)
     config = settings.touchpoint(touchpoint.key) if touchpoint else None
     if touchpoint is None or config is None:
         return SchedulingResult(False, "unknown_touchpoint")
-    customer = await customer_repo.get_customer(db, event.customer_id)
+    if customer is None or customer.id != event.customer_id:
+        customer = await customer_repo.get_customer(db, event.customer_id)
     if customer is None:
         return SchedulingResult(False, "unknown_customer")
     reason: SkipReason | None = None

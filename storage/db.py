@@ -145,6 +145,10 @@ _OPEN_TRANSACTION: ContextVar[tuple[Database, asyncio.Task[Any] | None] | None] 
     "momento_transaction", default=None
 )
 _SAVEPOINTS = itertools.count()
+# Inside a unit() of this (database, task): nested transactions join it, no savepoint of their own.
+_OPEN_UNIT: ContextVar[tuple[Database, asyncio.Task[Any] | None] | None] = ContextVar(
+    "momento_unit", default=None
+)
 
 
 class Database:
@@ -210,6 +214,10 @@ class Database:
         inner block rolls back alone, and the outer one still decides whether anything is committed.
         """
         if self._inside_own_transaction():
+            if self._inside_own_unit():
+                # The enclosing unit() undoes everything of its block if this one fails.
+                yield self._writer
+                return
             name = f"momento_sp{next(_SAVEPOINTS)}"
             await self._writer.execute(f"SAVEPOINT {name}")
             try:
@@ -238,6 +246,26 @@ class Database:
     def _inside_own_transaction(self) -> bool:
         current = _OPEN_TRANSACTION.get()
         return current is not None and current[0] is self and current[1] is asyncio.current_task()
+
+    def _inside_own_unit(self) -> bool:
+        current = _OPEN_UNIT.get()
+        return current is not None and current[0] is self and current[1] is asyncio.current_task()
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[None]:
+        """All-or-nothing for one piece of work made of several repository writes, at one savepoint's cost.
+
+        Transactions opened inside join it rather than each paying a SAVEPOINT and a RELEASE (two thread
+        hand-offs): in a batch of ingested events that halves the writer's trips. If anything inside fails,
+        the whole unit is rolled back, never a part of it (so do not catch a failure inside and go on).
+        Outside a transaction it is one.
+        """
+        async with self.transaction():
+            token = _OPEN_UNIT.set((self, asyncio.current_task()))
+            try:
+                yield
+            finally:
+                _OPEN_UNIT.reset(token)
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[None]:

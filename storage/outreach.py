@@ -44,41 +44,51 @@ async def plan_survey(
     now = to_db_time(utcnow())
     due = to_db_time(scheduled_at)
     async with db.transaction() as conn:
+        # What decides the plan comes back in one read (each read is a thread hand-off, and bulk ingestion
+        # plans thousands): the event's survey if it has one, whether the customer was asked within the cap,
+        # and the scheduled surveys competing with this one.
+        parts: list[str] = []
+        params: list[object] = []
         if event_id is not None:
-            existing = await _rows.one(
-                conn, "SELECT * FROM surveys WHERE event_id = ? AND kind = ?", (event_id, kind)
+            parts.append(
+                "SELECT 'existing' AS what, id, NULL AS claimed_at, NULL AS weight FROM surveys"
+                " WHERE event_id = ? AND kind = ?"
             )
-            if existing is not None:
-                return PlanOutcome(_rows.survey(existing), False, "duplicate")
-        skip_reason: str | None = None
-        superseded: list[int] = []
+            params += [event_id, kind]
         if kind == "touchpoint":
             window_start = to_db_time(scheduled_at - frequency_cap)
             window_end = to_db_time(scheduled_at + frequency_cap)
-            asked = await _rows.one(
-                conn,
-                f"""SELECT 1 FROM surveys WHERE customer_id = ? AND kind = 'touchpoint'
-                    AND status IN ({",".join("?" * len(_ASKED))}) AND invited_at > ?""",
-                (customer_id, *_ASKED, window_start),
+            parts.append(
+                f"""SELECT 'asked', NULL, NULL, NULL FROM (SELECT 1 FROM surveys WHERE customer_id = ?
+                    AND kind = 'touchpoint' AND status IN ({",".join("?" * len(_ASKED))}) AND invited_at > ?
+                    LIMIT 1)"""
             )
-            if asked is not None:
+            params += [customer_id, *_ASKED, window_start]
+            # "+s.status": without it SQLite picks ix_surveys_due and walks every customer's scheduled
+            # surveys in the window (1 ms per event at 10k surveys); a customer has few.
+            parts.append(
+                """SELECT 'competitor', s.id, s.claimed_at, COALESCE(t.weight, 1.0) FROM surveys AS s
+                   LEFT JOIN touchpoints AS t ON t.id = s.touchpoint_id
+                   WHERE s.customer_id = ? AND s.kind = 'touchpoint' AND +s.status = 'scheduled'
+                   AND s.scheduled_at > ? AND s.scheduled_at < ?"""
+            )
+            params += [customer_id, window_start, window_end]
+        found = await _rows.all_rows(conn, " UNION ALL ".join(parts), params) if parts else []
+        existing_ids = [row["id"] for row in found if row["what"] == "existing"]
+        if existing_ids:
+            existing = await _rows.one(conn, "SELECT * FROM surveys WHERE id = ?", (existing_ids[0],))
+            assert existing is not None
+            return PlanOutcome(_rows.survey(existing), False, "duplicate")
+        skip_reason: str | None = None
+        superseded: list[int] = []
+        if kind == "touchpoint":
+            competitors = [row for row in found if row["what"] == "competitor"]
+            asked = any(row["what"] == "asked" for row in found)
+            # Equal weights: the survey planned first keeps its place. One being sent cannot be undone.
+            if asked or any(row["weight"] >= weight or row["claimed_at"] is not None for row in competitors):
                 skip_reason = "frequency_cap"
             else:
-                competitors = await _rows.all_rows(
-                    conn,
-                    # "+s.status": without it SQLite picks ix_surveys_due and walks every customer's
-                    # scheduled surveys in the window (1 ms per event at 10k surveys); a customer has few.
-                    """SELECT s.id, s.claimed_at, COALESCE(t.weight, 1.0) AS weight FROM surveys AS s
-                       LEFT JOIN touchpoints AS t ON t.id = s.touchpoint_id
-                       WHERE s.customer_id = ? AND s.kind = 'touchpoint' AND +s.status = 'scheduled'
-                       AND s.scheduled_at > ? AND s.scheduled_at < ?""",
-                    (customer_id, window_start, window_end),
-                )
-                # Equal weights: the survey planned first keeps its place. One being sent cannot be undone.
-                if any(row["weight"] >= weight or row["claimed_at"] is not None for row in competitors):
-                    skip_reason = "frequency_cap"
-                else:
-                    superseded = [int(row["id"]) for row in competitors]
+                superseded = [int(row["id"]) for row in competitors]
         for survey_id in superseded:
             await conn.execute(
                 "UPDATE surveys SET status = 'skipped', skip_reason = 'superseded' WHERE id = ?", (survey_id,)

@@ -3,7 +3,7 @@ restarts and can be entered from a scheduled job as well as from a message)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, TypedDict, Unpack
 
@@ -62,6 +62,19 @@ async def create_survey(
 async def get_survey(db: Database, survey_id: int) -> Survey | None:
     row = await db.fetch_one("SELECT * FROM surveys WHERE id = ?", (survey_id,))
     return _rows.survey(row) if row else None
+
+
+async def get_surveys(db: Database, survey_ids: Collection[int]) -> dict[int, Survey]:
+    """Many surveys by id in a few reads (an ingested batch names its surveys' current status)."""
+    wanted = list(dict.fromkeys(survey_ids))
+    found: dict[int, Survey] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = await db.fetch_all(f"SELECT * FROM surveys WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        for row in rows:
+            survey = _rows.survey(row)
+            found[survey.id] = survey
+    return found
 
 
 async def active_survey_for_customer(db: Database, customer_id: int) -> Survey | None:

@@ -84,6 +84,28 @@ async def test_a_failing_nested_block_rolls_back_alone(db: Database) -> None:
     assert await values(db) == {"kept": "1", "also_kept": "3"}
 
 
+async def test_a_unit_in_a_batch_stands_or_falls_whole(db: Database) -> None:
+    async with db.batch():
+        async with db.unit():
+            await state.set_value(db, "first", "1")
+            await state.set_value(db, "second", "2")
+        with pytest.raises(Refused):
+            async with db.unit():
+                await state.set_value(db, "half", "1")  # committed on its own, it would stay behind
+                async with db.transaction() as conn:
+                    await conn.execute("INSERT INTO app_state (key, value) VALUES ('other_half', '2')")
+                    raise Refused
+        await state.set_value(db, "after", "3")
+
+    assert await values(db) == {"first": "1", "second": "2", "after": "3"}
+    # Outside any transaction a unit is one transaction of its own.
+    with pytest.raises(Refused):
+        async with db.unit():
+            await state.set_value(db, "lonely", "1")
+            raise Refused
+    assert "lonely" not in await values(db)
+
+
 async def test_a_batch_is_one_commit_that_readers_see_whole(db: Database) -> None:
     seen_during: dict[str, str] = {}
     async with db.batch():
