@@ -171,11 +171,10 @@ async def _ingest_all(
             first_sight = job.event.customer_external_id in new_customers
             new_customers.discard(job.event.customer_external_id)
             try:
-                # One savepoint per event: its writes (event, survey, superseded ones) stand or fall together.
-                async with db.unit():
-                    result, survey_id = await _record_and_schedule(db, settings, job, customer, first_sight)
+                result, survey_id = await _record_and_schedule(db, settings, job, customer, first_sight)
             except Exception:
-                # One event's surprise must not sink the others sharing the commit; its savepoint is undone.
+                # One event's surprise must not sink the others sharing the commit: each change it made is
+                # whole (a statement or a savepoint), and sending the event again completes what is missing.
                 log.exception("could not ingest event %r", job.event.external_id)
                 result, survey_id = (
                     _rejected(job.index, job.event.external_id, "other", "a server error; send it again"),

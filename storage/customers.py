@@ -33,7 +33,7 @@ async def upsert_customer(
 ) -> Customer:
     """Create or update by the company's id; a None field keeps what is stored."""
     now = to_db_time(utcnow())
-    async with db.transaction() as conn:
+    async with db.transaction(one_change=True) as conn:
         row = await _rows.one(
             conn,
             """

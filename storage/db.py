@@ -38,7 +38,8 @@ def to_db_time(moment: datetime) -> str:
     """UTC text that sorts like time; naive datetimes are refused so a local time never sneaks in."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: storage keeps only timezone-aware UTC times")
-    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+    # TIMESTAMP_FORMAT, written by isoformat: strftime was the largest single cost of an ingested event.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def from_db_time(value: str | None) -> datetime | None:
@@ -145,10 +146,6 @@ _OPEN_TRANSACTION: ContextVar[tuple[Database, asyncio.Task[Any] | None] | None] 
     "momento_transaction", default=None
 )
 _SAVEPOINTS = itertools.count()
-# Inside a unit() of this (database, task): nested transactions join it, no savepoint of their own.
-_OPEN_UNIT: ContextVar[tuple[Database, asyncio.Task[Any] | None] | None] = ContextVar(
-    "momento_unit", default=None
-)
 
 
 class Database:
@@ -207,15 +204,18 @@ class Database:
         await self.close()
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, *, one_change: bool = False) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction: commits on success, rolls back on any exception.
 
         Nested in a transaction (or :meth:`batch`) of the same task it is a savepoint instead: a failing
         inner block rolls back alone, and the outer one still decides whether anything is committed.
+
+        *one_change*: the block makes at most one atomic change (a single write statement, which SQLite
+        applies whole or not at all, or one nested transaction), besides reads. Nested, it then needs no
+        savepoint of its own: bulk ingestion saves two thread hand-offs per repository call.
         """
         if self._inside_own_transaction():
-            if self._inside_own_unit():
-                # The enclosing unit() undoes everything of its block if this one fails.
+            if one_change:
                 yield self._writer
                 return
             name = f"momento_sp{next(_SAVEPOINTS)}"
@@ -247,32 +247,13 @@ class Database:
         current = _OPEN_TRANSACTION.get()
         return current is not None and current[0] is self and current[1] is asyncio.current_task()
 
-    def _inside_own_unit(self) -> bool:
-        current = _OPEN_UNIT.get()
-        return current is not None and current[0] is self and current[1] is asyncio.current_task()
-
-    @asynccontextmanager
-    async def unit(self) -> AsyncIterator[None]:
-        """All-or-nothing for one piece of work made of several repository writes, at one savepoint's cost.
-
-        Transactions opened inside join it rather than each paying a SAVEPOINT and a RELEASE (two thread
-        hand-offs): in a batch of ingested events that halves the writer's trips. If anything inside fails,
-        the whole unit is rolled back, never a part of it (so do not catch a failure inside and go on).
-        Outside a transaction it is one.
-        """
-        async with self.transaction():
-            token = _OPEN_UNIT.set((self, asyncio.current_task()))
-            try:
-                yield
-            finally:
-                _OPEN_UNIT.reset(token)
-
     @asynccontextmanager
     async def batch(self) -> AsyncIterator[None]:
         """Many repository writes, one commit (one fsync): bulk ingestion at disk speed.
 
-        Every ``transaction()`` this task opens inside the block becomes a savepoint, so a failing one
-        still rolls back alone. Reads through ``fetch_*`` (the reader) see the batch only after it commits.
+        Every ``transaction()`` this task opens inside the block becomes a savepoint (a ``one_change`` one
+        needs none: its single change is atomic anyway), so a failing one still rolls back alone. Reads
+        through ``fetch_*`` (the reader) see the batch only after it commits.
         """
         async with self.transaction():
             yield

@@ -37,7 +37,8 @@ async def record_event(
 ) -> tuple[TouchpointEvent, bool]:
     """Store an event; the same external id again returns the stored row and False (nothing changes)."""
     attrs = dict(attributes or {})
-    async with db.transaction() as conn:
+    # One change: the INSERT (or nothing, for a known id) and a read.
+    async with db.transaction(one_change=True) as conn:
         row = await _rows.one(
             conn,
             """
@@ -57,13 +58,13 @@ async def record_event(
                 to_db_time(utcnow()),
             ),
         )
-        if row is not None:
-            return _rows.event(row), True
-        existing = await _rows.one(
-            conn, "SELECT * FROM touchpoint_events WHERE external_id = ?", (external_id,)
-        )
-    assert existing is not None
-    return _rows.event(existing), False
+        created = row is not None
+        if not created:
+            row = await _rows.one(
+                conn, "SELECT * FROM touchpoint_events WHERE external_id = ?", (external_id,)
+            )
+    assert row is not None
+    return _rows.event(row), created
 
 
 async def get_event(db: Database, event_id: int) -> TouchpointEvent | None:

@@ -43,7 +43,8 @@ async def plan_survey(
     """Schedule, or store as skipped, one survey; the heavier of two competing touchpoints wins."""
     now = to_db_time(utcnow())
     due = to_db_time(scheduled_at)
-    async with db.transaction() as conn:
+    # One change: the new survey, together with the surveys it supersedes (a nested transaction).
+    async with db.transaction(one_change=True) as conn:
         # What decides the plan comes back in one read (each read is a thread hand-off, and bulk ingestion
         # plans thousands): the event's survey if it has one, whether the customer was asked within the cap,
         # and the scheduled surveys competing with this one.
@@ -89,28 +90,30 @@ async def plan_survey(
                 skip_reason = "frequency_cap"
             else:
                 superseded = [int(row["id"]) for row in competitors]
-        for survey_id in superseded:
-            await conn.execute(
-                "UPDATE surveys SET status = 'skipped', skip_reason = 'superseded' WHERE id = ?", (survey_id,)
+        async with db.transaction(one_change=not superseded):
+            for survey_id in superseded:
+                await conn.execute(
+                    "UPDATE surveys SET status = 'skipped', skip_reason = 'superseded' WHERE id = ?",
+                    (survey_id,),
+                )
+            row = await _rows.one(
+                conn,
+                """INSERT INTO surveys (customer_id, event_id, touchpoint_id, kind, status, skip_reason,
+                                        language, scheduled_at, expires_at, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+                (
+                    customer_id,
+                    event_id,
+                    touchpoint_id,
+                    kind,
+                    "skipped" if skip_reason else "scheduled",
+                    skip_reason,
+                    language,
+                    due,
+                    to_db_time(expires_at),
+                    now,
+                ),
             )
-        row = await _rows.one(
-            conn,
-            """INSERT INTO surveys (customer_id, event_id, touchpoint_id, kind, status, skip_reason, language,
-                                    scheduled_at, expires_at, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
-            (
-                customer_id,
-                event_id,
-                touchpoint_id,
-                kind,
-                "skipped" if skip_reason else "scheduled",
-                skip_reason,
-                language,
-                due,
-                to_db_time(expires_at),
-                now,
-            ),
-        )
     assert row is not None
     return PlanOutcome(_rows.survey(row), True, skip_reason, tuple(superseded))
 
@@ -125,7 +128,7 @@ async def record_skipped(
     reason: str,
 ) -> Survey | None:
     """Keep a trace of an event nobody will be asked about (opted out, unreachable ...) for reports."""
-    async with db.transaction() as conn:
+    async with db.transaction(one_change=True) as conn:
         row = await _rows.one(
             conn,
             """INSERT INTO surveys (customer_id, event_id, touchpoint_id, kind, status, skip_reason,

@@ -4,6 +4,7 @@ and no way for a handler to deadlock itself or leave the writer stuck in a trans
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -84,26 +85,25 @@ async def test_a_failing_nested_block_rolls_back_alone(db: Database) -> None:
     assert await values(db) == {"kept": "1", "also_kept": "3"}
 
 
-async def test_a_unit_in_a_batch_stands_or_falls_whole(db: Database) -> None:
+async def test_a_single_change_in_a_batch_that_fails_leaves_the_rest_of_the_batch(db: Database) -> None:
+    await state.set_value(db, "taken", "0")
     async with db.batch():
-        async with db.unit():
-            await state.set_value(db, "first", "1")
-            await state.set_value(db, "second", "2")
-        with pytest.raises(Refused):
-            async with db.unit():
-                await state.set_value(db, "half", "1")  # committed on its own, it would stay behind
-                async with db.transaction() as conn:
-                    await conn.execute("INSERT INTO app_state (key, value) VALUES ('other_half', '2')")
-                    raise Refused
-        await state.set_value(db, "after", "3")
+        await state.set_value(db, "before", "1")
+        with pytest.raises(sqlite3.IntegrityError):
+            async with db.transaction(one_change=True) as conn:
+                await conn.execute("INSERT INTO app_state (key, value) VALUES ('taken', 'x'), ('new', 'y')")
+        await state.set_value(db, "after", "2")
 
-    assert await values(db) == {"first": "1", "second": "2", "after": "3"}
-    # Outside any transaction a unit is one transaction of its own.
+    # The failed statement wrote neither of its rows; everything else in the batch is committed.
+    assert await values(db) == {"taken": "0", "before": "1", "after": "2"}
+
+
+async def test_a_one_change_block_outside_a_batch_is_its_own_transaction(db: Database) -> None:
     with pytest.raises(Refused):
-        async with db.unit():
-            await state.set_value(db, "lonely", "1")
+        async with db.transaction(one_change=True) as conn:
+            await conn.execute("INSERT INTO app_state (key, value) VALUES ('lonely', '1')")
             raise Refused
-    assert "lonely" not in await values(db)
+    assert await values(db) == {}
 
 
 async def test_a_batch_is_one_commit_that_readers_see_whole(db: Database) -> None:
