@@ -173,6 +173,10 @@ async def _ingest_all(
             try:
                 result, survey_id = await _record_and_schedule(db, settings, job, customer, first_sight)
             except Exception:
+                if not db.transaction_alive():
+                    # SQLite rolled the whole batch back (disk full, I/O error): the events already counted
+                    # as stored are not, so every caller of this batch must hear of it.
+                    raise
                 # One event's surprise must not sink the others sharing the commit: each change it made is
                 # whole (a statement or a savepoint), and sending the event again completes what is missing.
                 log.exception("could not ingest event %r", job.event.external_id)

@@ -243,6 +243,11 @@ class Database:
             finally:
                 _OPEN_TRANSACTION.reset(token)
 
+    def transaction_alive(self) -> bool:
+        """False once SQLite rolled an open transaction back on its own (disk full, I/O error): whatever the
+        block wrote before is gone, so a caller that swallows an error inside a batch must stop too."""
+        return self._writer.in_transaction
+
     def _inside_own_transaction(self) -> bool:
         current = _OPEN_TRANSACTION.get()
         return current is not None and current[0] is self and current[1] is asyncio.current_task()

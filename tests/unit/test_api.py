@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.ingest import sync_configured_touchpoints
 from bot.links import LinkError, verify_start_payload
 from bot.server import ListenError, create_app, serving
-from storage import customers, surveys
+from storage import customers, events, surveys
 from storage.db import Database
 from storage.models import Customer
 
@@ -516,3 +516,41 @@ async def test_a_busy_port_is_one_clear_error(tmp_path: Path) -> None:
             httpx.AsyncClient(base_url=base_url) as client,
         ):
             assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_a_batch_that_sqlite_rolled_back_is_reported_as_failed_not_stored(
+    api: tuple[httpx.AsyncClient, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full mid-batch: SQLite undoes the whole transaction, so no event may be answered as stored."""
+    client, db = api
+    for number in range(3):
+        await linked(db, f"C-{number}", user_id=100 + number)
+    import sqlite3
+
+    from bot import ingest
+
+    real = ingest._record_and_schedule
+    calls = 0
+
+    async def disk_full_on_the_second(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            await db._writer.rollback()  # what SQLite does on its own after SQLITE_FULL
+            raise sqlite3.OperationalError("database or disk is full")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "_record_and_schedule", disk_full_on_the_second)
+    batch = {"events": [event(f"E-{number}", f"C-{number}") for number in range(3)]}
+    app = client._transport.app  # type: ignore[attr-defined]
+    as_deployed = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # uvicorn answers, never raises
+    async with httpx.AsyncClient(transport=as_deployed, base_url="http://momento.test") as server:
+        response = await server.post("/v1/events", json=batch, headers=AUTH)
+    assert response.status_code == 500
+    assert "again" in response.text.lower()
+    for number in range(3):
+        assert await events.get_event_by_external_id(db, f"E-{number}") is None
+    monkeypatch.setattr(ingest, "_record_and_schedule", real)
+    retried = await client.post("/v1/events", json=batch, headers=AUTH)
+    assert retried.status_code == 200
+    assert [result["outcome"] for result in retried.json()["results"]] == ["scheduled"] * 3
