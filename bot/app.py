@@ -17,12 +17,11 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaul
 from bot.config import Settings
 from bot.handlers import admin, common, customer, staff
 from bot.handlers import conversation as conversation_wiring
+from bot.ingest import sync_configured_touchpoints
 from bot.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
 from bot.services import BOT_DATA_KEY, Services, services
 from sentiment import Classifier, open_classifier
-from storage import touchpoints as touchpoint_repo
 from storage.db import Database
-from storage.models import TouchpointSpec
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ async def _post_init(application: MomentoApplication) -> None:
     lent: Classifier | None = application.bot_data.get("momento.lent_classifier")
     db = await Database.open(settings.storage.path)
     try:
-        await touchpoint_repo.sync_touchpoints(db, [_touchpoint_spec(tp) for tp in settings.touchpoints])
+        await sync_configured_touchpoints(db, settings)
         classifier = lent if lent is not None else await open_classifier(settings.sentiment)
     except BaseException:
         await db.close()
@@ -90,17 +89,6 @@ async def _post_shutdown(application: MomentoApplication) -> None:
     if found.owns_classifier:
         await found.classifier.aclose()
     await found.db.close()
-
-
-def _touchpoint_spec(touchpoint: Any) -> TouchpointSpec:
-    return TouchpointSpec(
-        key=touchpoint.key,
-        names=dict(touchpoint.names),
-        kind=touchpoint.kind,
-        stage=touchpoint.stage,
-        weight=touchpoint.weight,
-        channel=touchpoint.channel,
-    )
 
 
 def _commands(menu: tuple[MenuEntry, ...], language: str) -> list[BotCommand]:

@@ -21,8 +21,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.app import _touchpoint_spec
 from bot.config import Settings
+from bot.ingest import sync_configured_touchpoints
 from bot.outreach import schedule_survey
 from storage import customers, events, touchpoints
 from storage.db import Database
@@ -86,7 +86,7 @@ async def schedule_due_surveys(db_path: Path) -> None:
     settings = settings_for(db_path)
     now = datetime.now(UTC)
     async with await Database.open(db_path) as db:
-        await touchpoints.sync_touchpoints(db, [_touchpoint_spec(tp) for tp in settings.touchpoints])
+        await sync_configured_touchpoints(db, settings)
         delivery = await touchpoints.get_touchpoint(db, "delivery")
         assert delivery is not None
         for number in range(CUSTOMERS):

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.app import _touchpoint_spec
 from bot.config import Settings
+from bot.ingest import sync_configured_touchpoints
 from bot.outreach import schedule_survey
 from storage import customers, events, surveys, touchpoints
 from storage.db import Database
@@ -34,9 +34,7 @@ def make_settings(tmp_path: Path, **survey: Any) -> Settings:
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = await Database.open(tmp_path / "m.db")
-    await touchpoints.sync_touchpoints(
-        database, [_touchpoint_spec(tp) for tp in make_settings(tmp_path).touchpoints]
-    )
+    await sync_configured_touchpoints(database, make_settings(tmp_path))
     yield database
     await database.close()
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import _touchpoint_spec
 from bot.config import Settings
+from bot.ingest import sync_configured_touchpoints
 from bot.outreach import Outreach
 from bot.recovery import Recovery, severity_of
 from storage import alerts, answers, customers, surveys, touchpoints
@@ -28,7 +28,7 @@ async def setup(tmp_path: Path) -> AsyncIterator[tuple[Database, Settings, Inbox
         touchpoints=[{"key": "delivery", "names": {"en": "delivery"}, "team_chat_id": DELIVERY_TEAM}],
     )
     db = await Database.open(tmp_path / "m.db")
-    await touchpoints.sync_touchpoints(db, [_touchpoint_spec(tp) for tp in settings.touchpoints])
+    await sync_configured_touchpoints(db, settings)
     touchpoint = await touchpoints.get_touchpoint(db, "delivery")
     assert touchpoint is not None
     customer = await customers.upsert_customer(db, "c1", display_name="<Zoë>", tier="platinum")

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.app import _touchpoint_spec
 from bot.config import Settings
+from bot.ingest import sync_configured_touchpoints
 from bot.outreach import Outreach, schedule_survey
 from bot.survey.engine import SurveyEngine
 from bot.survey.port import Button, IncomingPress, IncomingText, OutgoingMessage, RecipientUnreachable, Sender
@@ -151,7 +151,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         ],
     )
     db = await Database.open(tmp_path / "m.db")
-    await touchpoints.sync_touchpoints(db, [_touchpoint_spec(tp) for tp in settings.touchpoints])
+    await sync_configured_touchpoints(db, settings)
     inbox, classifier = Inbox(), KeywordClassifier()
     clock = [NOON]
     engine = SurveyEngine(db, settings, classifier, inbox, clock=lambda: clock[0])
