@@ -30,6 +30,11 @@ class CliState:
 pass_state = click.make_pass_decorator(CliState)
 
 
+CONFIG_HELP = "Config file (default: $MOMENTO_CONFIG or ./config.toml)."
+SECRETS_HELP = "Secrets file in dotenv format (default: $MOMENTO_SECRETS_FILE)."
+LOCATION = click.Path(dir_okay=False)
+
+
 def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     """`momento CMD --config X` means the same as `momento --config X CMD`."""
     state = ctx.find_object(CliState)
@@ -39,20 +44,8 @@ def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 def _location_options() -> list[click.Parameter]:
     return [
-        click.Option(
-            ["--config"],
-            type=click.Path(dir_okay=False),
-            expose_value=False,
-            callback=_remember,
-            help="Config file (default: $MOMENTO_CONFIG or ./config.toml).",
-        ),
-        click.Option(
-            ["--secrets"],
-            type=click.Path(dir_okay=False),
-            expose_value=False,
-            callback=_remember,
-            help="Secrets file in dotenv format (default: $MOMENTO_SECRETS_FILE).",
-        ),
+        click.Option(["--config"], type=LOCATION, expose_value=False, callback=_remember, help=CONFIG_HELP),
+        click.Option(["--secrets"], type=LOCATION, expose_value=False, callback=_remember, help=SECRETS_HELP),
     ]
 
 
@@ -74,20 +67,8 @@ def _accept_location_options(cmd: click.Command) -> None:
 
 
 @click.group(cls=MomentoGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Config file (default: $MOMENTO_CONFIG or ./config.toml).",
-)
-@click.option(
-    "--secrets",
-    "secrets",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Secrets file in dotenv format (default: $MOMENTO_SECRETS_FILE).",
-)
+@click.option("--config", "config", type=LOCATION, default=None, help=CONFIG_HELP)
+@click.option("--secrets", "secrets", type=LOCATION, default=None, help=SECRETS_HELP)
 @click.version_option(package_name="momento-feedback")
 @click.pass_context
 def main(ctx: click.Context, config: str | None, secrets: str | None) -> None:
