@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config import Settings, SurveySettings
 from bot.survey import prompts
-from bot.survey.port import Messenger, RecipientUnreachable, RetryLater
+from bot.survey.port import DeliveryUnknown, Messenger, RecipientUnreachable, RetryLater
 from storage import customers as customer_repo
 from storage import outreach as outreach_repo
 from storage import touchpoints as touchpoint_repo
@@ -53,6 +53,8 @@ MAX_SEND_ATTEMPTS = 5
 BATCH = 200
 DEFAULT_REMINDER_DELAY = timedelta(hours=24)
 DEFAULT_EXPIRY = timedelta(days=3)
+# Kept in the survey's last_error, shown to admins: why this survey has no invitation message id.
+UNCONFIRMED_NOTE = "delivery unconfirmed: the send was interrupted; the reminder carries the same buttons"
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +246,7 @@ class TickReport:
     deferred: int = 0
     failed: int = 0
     unreachable: int = 0
+    unconfirmed: int = 0
 
 
 @dataclass
@@ -275,6 +278,7 @@ class Outreach:
             if not await self._settle_acks():
                 return report
             now = self.clock()
+            await self._open_unconfirmed(now, report)
             report.expired = len(await outreach_repo.expire_overdue(self.db, now=now))
             await self._invite_due(now, report)
             await self._remind_due(now, report)
@@ -297,6 +301,34 @@ class Outreach:
                 return False
             self._pending_acks.pop(0)
         return True
+
+    async def _open_unconfirmed(self, now: datetime, report: TickReport) -> None:
+        """Invitations a dead process was sending: Telegram may have them, so they are never sent again.
+
+        Each survey opens as if invited at the moment its send began, without a message id; its reminder
+        (with the same buttons) follows at the usual time, so a customer whose invitation never arrived is
+        still asked, and one whose invitation did arrive gets nothing they would not have got anyway.
+        """
+        stale = await outreach_repo.unconfirmed_invitations(
+            self.db, started_before=now - CLAIM_LEASE, limit=BATCH
+        )
+        for survey in stale:
+            assert survey.sending_at is not None
+            customer = await customer_repo.get_customer(self.db, survey.customer_id)
+            fallback = self.settings.survey.default_language
+            language = survey.language or (survey_language(customer, self.settings) if customer else fallback)
+            key = await self._touchpoint_key(survey.touchpoint_id)
+            await outreach_repo.acknowledge_invitation(
+                self.db,
+                survey.id,
+                invited_at=survey.sending_at,
+                message_id=None,
+                expires_at=survey.sending_at + await self._expiry(key),
+                language=language,
+                note=UNCONFIRMED_NOTE,
+            )
+            log.warning("survey %s: invitation delivery unconfirmed; its reminder follows", survey.id)
+            report.unconfirmed += 1
 
     async def _invite_due(self, now: datetime, report: TickReport) -> None:
         claimed = await outreach_repo.claim_due_invitations(self.db, now=now, lease=CLAIM_LEASE, limit=BATCH)
@@ -324,8 +356,23 @@ class Outreach:
         key = await self._touchpoint_key(survey.touchpoint_id)
         message = prompts.invitation(self.settings, survey, customer, key, language)
         assert customer.telegram_chat_id is not None
+        if not await outreach_repo.mark_sending(self.db, survey.id, now=now):
+            return
         try:
             message_id = await self.messenger.send(message)
+        except DeliveryUnknown as exc:
+            log.warning("invitation for survey %s: no answer from Telegram (%s)", survey.id, exc)
+            await outreach_repo.acknowledge_invitation(
+                self.db,
+                survey.id,
+                invited_at=now,
+                message_id=None,
+                expires_at=now + await self._expiry(key),
+                language=language,
+                note=UNCONFIRMED_NOTE,
+            )
+            report.unconfirmed += 1
+            return
         except RecipientUnreachable:
             await customer_repo.mark_unreachable(self.db, customer.id, now)
             await outreach_repo.release_invitation(

@@ -138,6 +138,7 @@ def survey(row: Row) -> Survey:
         attempts=row["attempts"],
         last_error=row["last_error"],
         created_at=_required_time(row["created_at"]),
+        sending_at=_time(row["sending_at"]),
     )
 
 

@@ -133,6 +133,8 @@ class Survey:
     attempts: int
     last_error: str | None
     created_at: datetime
+    # The invitation's send began and Telegram's answer is not recorded yet (see migration 0003).
+    sending_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,13 +142,14 @@ async def record_skipped(
 
 async def claim_due_invitations(db: Database, *, now: datetime, lease: timedelta, limit: int) -> list[Survey]:
     """Take due invitations for sending. A claim older than *lease* was left by a dead process and is taken
-    again, so a crash never loses an invitation."""
+    again, so a crash never loses an invitation; one whose send had begun is left to
+    ``unconfirmed_invitations``, so a crash never doubles one either."""
     async with db.transaction() as conn:
         rows = await _rows.all_rows(
             conn,
             """UPDATE surveys SET claimed_at = :now, attempts = attempts + 1
                WHERE id IN (SELECT id FROM surveys WHERE status = 'scheduled' AND scheduled_at <= :now
-                            AND (claimed_at IS NULL OR claimed_at <= :stale)
+                            AND (claimed_at IS NULL OR claimed_at <= :stale) AND sending_at IS NULL
                             ORDER BY scheduled_at, id LIMIT :limit)
                RETURNING *""",
             {"now": to_db_time(now), "stale": to_db_time(now - lease), "limit": limit},
@@ -157,17 +158,46 @@ async def claim_due_invitations(db: Database, *, now: datetime, lease: timedelta
 
 
 async def claim_survey(db: Database, survey_id: int, *, now: datetime) -> bool:
-    """Take one scheduled survey for sending now (a deep link named its event); False if a tick has it."""
+    """Take one scheduled survey for sending now (a deep link named its event); False if a tick has it.
+
+    The send follows at once, so the claim also records that it began (see ``mark_sending``)."""
     async with db.transaction() as conn:
         return (
             await _rows.changed(
                 conn,
-                """UPDATE surveys SET claimed_at = ?, attempts = attempts + 1
+                """UPDATE surveys SET claimed_at = ?, sending_at = ?, attempts = attempts + 1
                    WHERE id = ? AND status = 'scheduled' AND claimed_at IS NULL""",
+                (to_db_time(now), to_db_time(now), survey_id),
+            )
+            == 1
+        )
+
+
+async def mark_sending(db: Database, survey_id: int, *, now: datetime) -> bool:
+    """Record that the invitation's send is about to begin; False if the survey is no longer ours to send.
+
+    From here until Telegram's answer is recorded, a crash leaves the delivery unknown: such a survey is
+    never sent again but opened as unconfirmed (``unconfirmed_invitations``)."""
+    async with db.transaction() as conn:
+        return (
+            await _rows.changed(
+                conn,
+                """UPDATE surveys SET sending_at = ?
+                   WHERE id = ? AND status = 'scheduled' AND sending_at IS NULL""",
                 (to_db_time(now), survey_id),
             )
             == 1
         )
+
+
+async def unconfirmed_invitations(db: Database, *, started_before: datetime, limit: int) -> list[Survey]:
+    """Invitations whose send began before *started_before* and whose outcome was never recorded."""
+    rows = await db.fetch_all(
+        """SELECT * FROM surveys WHERE status = 'scheduled' AND sending_at IS NOT NULL AND sending_at <= ?
+           ORDER BY sending_at LIMIT ?""",
+        (to_db_time(started_before), limit),
+    )
+    return [_rows.survey(row) for row in rows]
 
 
 async def acknowledge_invitation(
@@ -175,19 +205,21 @@ async def acknowledge_invitation(
     survey_id: int,
     *,
     invited_at: datetime,
-    message_id: int,
+    message_id: int | None,
     expires_at: datetime,
     language: str,
+    note: str | None = None,
 ) -> Survey | None:
-    """The invitation reached Telegram: the survey is open. None if it was not ours to acknowledge."""
+    """The invitation reached Telegram (message_id None: it may have): the survey is open. None if it was
+    not ours to acknowledge."""
     async with db.transaction() as conn:
         row = await _rows.one(
             conn,
             """UPDATE surveys SET status = 'invited', step = 'invitation', invited_at = ?,
                    invitation_message_id = ?, expires_at = ?, language = ?, claimed_at = NULL,
-                   last_error = NULL
+                   sending_at = NULL, last_error = ?
                WHERE id = ? AND status = 'scheduled' RETURNING *""",
-            (to_db_time(invited_at), message_id, to_db_time(expires_at), language, survey_id),
+            (to_db_time(invited_at), message_id, to_db_time(expires_at), language, note, survey_id),
         )
     return _rows.survey(row) if row else None
 
@@ -198,7 +230,7 @@ async def release_invitation(
     """Sending failed or must wait (quiet hours, 429): try again at *retry_at*, or fail for good."""
     async with db.transaction() as conn:
         await conn.execute(
-            """UPDATE surveys SET claimed_at = NULL, scheduled_at = ?, last_error = ?,
+            """UPDATE surveys SET claimed_at = NULL, sending_at = NULL, scheduled_at = ?, last_error = ?,
                    status = CASE WHEN ? THEN 'failed' ELSE status END
                WHERE id = ? AND status = 'scheduled'""",
             (to_db_time(retry_at), error, 1 if give_up else 0, survey_id),
@@ -208,7 +240,7 @@ async def release_invitation(
 async def skip_scheduled(db: Database, survey_id: int, reason: str) -> None:
     async with db.transaction() as conn:
         await conn.execute(
-            """UPDATE surveys SET status = 'skipped', skip_reason = ?, claimed_at = NULL
+            """UPDATE surveys SET status = 'skipped', skip_reason = ?, claimed_at = NULL, sending_at = NULL
                WHERE id = ? AND status = 'scheduled'""",
             (reason, survey_id),
         )
@@ -275,7 +307,8 @@ async def close_open_surveys(db: Database, customer_id: int, *, status: str = "d
             (status, customer_id),
         )
         await conn.execute(
-            """UPDATE surveys SET status = 'skipped', skip_reason = 'opted_out', claimed_at = NULL
+            """UPDATE surveys SET status = 'skipped', skip_reason = 'opted_out', claimed_at = NULL,
+                   sending_at = NULL
                WHERE customer_id = ? AND status = 'scheduled'""",
             (customer_id,),
         )

@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import BadRequest, Forbidden, RetryAfter
+from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
 
 from bot.outreach import ChatPacer
-from bot.survey.port import Button, OutgoingMessage, RecipientUnreachable, RetryLater
+from bot.survey.port import Button, DeliveryUnknown, OutgoingMessage, RecipientUnreachable, RetryLater
 
 
 def keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:
@@ -41,6 +41,8 @@ class TelegramMessenger:
             raise RecipientUnreachable(str(exc)) from exc
         except RetryAfter as exc:
             raise RetryLater(_seconds(exc.retry_after)) from exc
+        except TimedOut as exc:
+            raise DeliveryUnknown(str(exc)) from exc
         return int(sent.message_id)
 
     async def edit(

@@ -7,7 +7,8 @@ Port (how anything drives it — the PTB handlers, `momento demo`, `momento chat
     class MyMessenger:                      # implements bot.survey.port.Messenger
         async def send(self, message: OutgoingMessage) -> int: ...        # returns a message id
         async def edit(self, chat_id, message_id, text, buttons) -> None: ...
-        # raise RecipientUnreachable (blocked, 403) or RetryLater(seconds) (429); nothing else is special
+        # raise RecipientUnreachable (blocked, 403), RetryLater(seconds) (429) or DeliveryUnknown (no
+        # answer came back: the message may have arrived); nothing else is special
 
     engine = SurveyEngine(db, settings, classifier, messenger, clock=utcnow)
     who = Sender(user_id=42, chat_id=42, display_name="Ana", language_code="es")
@@ -31,6 +32,7 @@ One message may answer several steps; the engine never re-asks what it already h
 
 from bot.survey.port import (
     Button,
+    DeliveryUnknown,
     IncomingPress,
     IncomingText,
     Messenger,
@@ -43,6 +45,7 @@ from bot.survey.port import (
 
 __all__ = [
     "Button",
+    "DeliveryUnknown",
     "IncomingPress",
     "IncomingText",
     "Messenger",

@@ -17,10 +17,18 @@ from typing import Any
 from bot.analysis import analyse_answers
 from bot.config import Settings
 from bot.i18n import pick_language
-from bot.outreach import DEFAULT_EXPIRY, survey_language
+from bot.outreach import DEFAULT_EXPIRY, UNCONFIRMED_NOTE, survey_language
 from bot.recovery import NEGATIVE_EMOTIONS, Recovery, severity_of
 from bot.survey import prompts
-from bot.survey.port import IncomingPress, IncomingText, Messenger, OutgoingMessage, PressResult, Sender
+from bot.survey.port import (
+    DeliveryUnknown,
+    IncomingPress,
+    IncomingText,
+    Messenger,
+    OutgoingMessage,
+    PressResult,
+    Sender,
+)
 from bot.survey.scripts import phrase
 from bot.survey.understanding import mentions_expectation, read_message, read_yes_no
 from sentiment import Analysis, Classifier
@@ -376,6 +384,8 @@ class SurveyEngine:
             customer = await self.customer_for(press.sender)
             survey = await survey_repo.get_survey(self.db, survey_id)
             language = self.language_of(customer, press.sender)
+            if survey is not None and survey.customer_id == customer.id:
+                survey = await self._confirm_delivery(survey, customer, press) or survey
             if survey is None or survey.customer_id != customer.id or survey.status not in OPEN:
                 return PressResult(phrase("survey_closed", language))
             language = survey.language or language
@@ -528,6 +538,23 @@ class SurveyEngine:
                 prompts.question(self.settings, updated, customer, None, language, "expectation")
             )
 
+    async def _confirm_delivery(
+        self, survey: Survey, customer: Customer, press: IncomingPress
+    ) -> Survey | None:
+        """A press on an invitation whose send was interrupted proves it arrived: open the survey now."""
+        if survey.status != "scheduled" or survey.sending_at is None:
+            return None
+        key = await self._touchpoint_key(survey)
+        config = self.settings.touchpoint(key) if key else None
+        return await outreach_repo.acknowledge_invitation(
+            self.db,
+            survey.id,
+            invited_at=survey.sending_at,
+            message_id=press.message_id,
+            expires_at=survey.sending_at + (config.expiry if config else DEFAULT_EXPIRY),
+            language=survey.language or survey_language(customer, self.settings),
+        )
+
     async def start_for_event(self, customer: Customer, event_id: int, *, at: datetime) -> bool:
         """A deep link that names an event: invite right now instead of waiting for the scheduled time."""
         event_survey = await self._survey_for_event(customer, event_id, at)
@@ -535,13 +562,18 @@ class SurveyEngine:
             return False
         key = await self._touchpoint_key(event_survey)
         language = survey_language(customer, self.settings)
-        message_id = await self._send(
-            prompts.invitation(self.settings, event_survey, customer, key, language)
-        )
-        if message_id is None:
+        config = self.settings.touchpoint(key) if key else None
+        note: str | None = None
+        try:
+            message_id: int | None = await self.messenger.send(
+                prompts.invitation(self.settings, event_survey, customer, key, language)
+            )
+        except DeliveryUnknown:
+            message_id, note = None, UNCONFIRMED_NOTE  # it may have arrived: never send it twice
+        except Exception as exc:
+            log.warning("invitation for survey %s not sent: %s", event_survey.id, exc)
             await outreach_repo.release_invitation(self.db, event_survey.id, retry_at=at, error="send failed")
             return False
-        config = self.settings.touchpoint(key) if key else None
         await outreach_repo.acknowledge_invitation(
             self.db,
             event_survey.id,
@@ -549,6 +581,7 @@ class SurveyEngine:
             message_id=message_id,
             expires_at=at + (config.expiry if config else DEFAULT_EXPIRY),
             language=language,
+            note=note,
         )
         return True
 

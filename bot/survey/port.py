@@ -68,8 +68,13 @@ class RetryLater(Exception):
         self.seconds = seconds
 
 
+class DeliveryUnknown(Exception):
+    """The request left but no answer came back (timed out): Telegram may or may not have the message."""
+
+
 class Messenger(Protocol):
-    """Delivers the engine's messages; raises RecipientUnreachable or RetryLater, nothing from Telegram."""
+    """Delivers the engine's messages; raises RecipientUnreachable, RetryLater or DeliveryUnknown, nothing
+    from Telegram."""
 
     async def send(self, message: OutgoingMessage) -> int:
         """Send and return the new message's id."""

@@ -14,7 +14,15 @@ from bot.config import Settings
 from bot.ingest import sync_configured_touchpoints
 from bot.outreach import Outreach, schedule_survey
 from bot.survey.engine import SurveyEngine
-from bot.survey.port import Button, IncomingPress, IncomingText, OutgoingMessage, RecipientUnreachable, Sender
+from bot.survey.port import (
+    Button,
+    DeliveryUnknown,
+    IncomingPress,
+    IncomingText,
+    OutgoingMessage,
+    RecipientUnreachable,
+    Sender,
+)
 from sentiment import Analysis, ClassificationError
 from storage import alerts, answers, customers, events, surveys, touchpoints
 from storage.db import Database
@@ -62,11 +70,16 @@ class Inbox:
     sent: list[OutgoingMessage] = field(default_factory=list)
     edits: list[tuple[int, int, str | None]] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)
+    # Chats whose next message arrives but whose answer from Telegram is lost (a timeout).
+    answer_lost: set[int] = field(default_factory=set)
 
     async def send(self, message: OutgoingMessage) -> int:
         if message.chat_id in self.blocked:
             raise RecipientUnreachable("Forbidden: bot was blocked by the user")
         self.sent.append(message)
+        if message.chat_id in self.answer_lost:
+            self.answer_lost.discard(message.chat_id)
+            raise DeliveryUnknown("Timed out")
         return len(self.sent)
 
     async def edit(self, chat_id: int, message_id: int, text: str | None, buttons: Any) -> None:
@@ -337,3 +350,55 @@ async def test_reanalyse_reads_what_the_model_missed(world: World) -> None:
     assert progress == [(1, 1)]
     [answer] = await answers.answers_for_customer(world.db, customer.id)
     assert answer.analysis is not None and answer.analysis.sentiment == "negative"
+
+
+async def test_invitation_whose_answer_from_telegram_was_lost_is_never_sent_twice(world: World) -> None:
+    customer = await world.customer(21)
+    world.inbox.answer_lost.add(21)
+    invitation = await world.invite(customer)  # it arrived; Momento could not know
+    assert len(world.inbox.to(21)) == 1
+    survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
+    assert survey.status == "invited" and survey.invitation_message_id is None
+    assert "unconfirmed" in str(survey.last_error)
+
+    world.clock[0] = NOON + timedelta(hours=1)
+    await world.outreach.tick()
+    assert len(world.inbox.to(21)) == 1  # no second invitation
+
+    world.clock[0] = NOON + timedelta(days=1, minutes=1)
+    await world.outreach.tick()
+    reminder = world.inbox.last(21)
+    assert len(world.inbox.to(21)) == 2 and data_of(reminder, "yes") == data_of(invitation, "yes")
+    reply = await world.press(21, data_of(reminder, "yes"), message_id=2)
+    assert "what were you expecting" in reply.text
+
+
+async def test_pressing_an_invitation_whose_send_was_interrupted_opens_the_survey(world: World) -> None:
+    """A crash between sending and recording left the survey unconfirmed; the customer's press proves
+    the invitation arrived, so the survey goes on at once instead of waiting for the reminder."""
+    from storage import outreach as outreach_repo
+
+    customer = await world.customer(22)
+    touchpoint = await touchpoints.get_touchpoint(world.db, "delivery")
+    assert touchpoint is not None
+    event, _ = await events.record_event(
+        world.db,
+        external_id="e22",
+        customer_id=customer.id,
+        touchpoint_id=touchpoint.id,
+        occurred_at=NOON - timedelta(hours=2),
+        attributes={},
+    )
+    planned = await schedule_survey(world.db, world.settings, event=event, now=NOON)
+    assert planned.survey_id is not None
+    survey_id = planned.survey_id
+    # What a process killed mid-send leaves behind: claimed, send begun, nothing recorded after.
+    assert await outreach_repo.claim_survey(world.db, survey_id, now=NOON)
+
+    reply = await world.press(22, f"sv:{survey_id}:yes", message_id=77)
+    assert "what were you expecting" in reply.text
+    survey = await surveys.get_survey(world.db, survey_id)
+    assert survey is not None
+    assert survey.status == "in_progress" and survey.invitation_message_id == 77
+    await world.outreach.tick()
+    assert len(world.inbox.to(22)) == 1  # and the tick does not send the invitation again
