@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sentiment.adapter import DEFAULT_ADAPTER_PATH, Adapter
 from sentiment.analysis import Analysis
 from sentiment.encoder import FloatArray, MiniLMEncoder
 from sentiment.heads import DEFAULT_HEADS_PATH, Heads, build_features
@@ -35,14 +36,22 @@ class DefaultModel:
 
     @classmethod
     def load(cls, settings: ClassifierSettings) -> DefaultModel:
+        heads = Heads.load(Path(settings.heads_path) if settings.heads_path else DEFAULT_HEADS_PATH)
+        adapter = configured_adapter(settings)
+        if heads.adapter != (adapter.digest if adapter else ""):
+            raise ValueError(
+                "sentiment.heads_path and sentiment.adapter_path do not belong together: the heads were "
+                f"trained on adapter {heads.adapter or 'none'!r}, the encoder has "
+                f"{adapter.digest if adapter else 'none'!r}; retrain the heads with python -m sentiment.train"
+            )
         encoder = MiniLMEncoder(
             Path(settings.encoder_path) if settings.encoder_path else None,
             runtime=settings.runtime,
             cache_dir=Path(settings.cache_dir).expanduser(),
             max_tokens=settings.max_tokens,
             threads=settings.threads,
+            adapter=adapter,
         )
-        heads = Heads.load(Path(settings.heads_path) if settings.heads_path else DEFAULT_HEADS_PATH)
         return cls(encoder, heads, settings.batch_size)
 
     def probabilities(
@@ -65,6 +74,15 @@ class DefaultModel:
             for row, i in enumerate(todo):
                 results[i] = make_analysis(sentiment[row], emotion[row], self.model_id, self.model_version)
         return [result for result in results if result is not None]
+
+
+def configured_adapter(settings: ClassifierSettings) -> Adapter | None:
+    """The adapter to merge: an explicit path, "none", or the shipped one with the shipped encoder."""
+    if settings.adapter_path:
+        return None if settings.adapter_path.lower() == "none" else Adapter.load(Path(settings.adapter_path))
+    if settings.encoder_path or not DEFAULT_ADAPTER_PATH.exists():
+        return None
+    return Adapter.load(DEFAULT_ADAPTER_PATH)
 
 
 def heads_input(texts: Sequence[str], languages: Sequence[str]) -> list[str]:

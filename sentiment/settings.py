@@ -29,3 +29,6 @@ class ClassifierSettings(BaseModel):
     cache_dir: str = "~/.cache/momento"
     # Task heads of the offline default; empty means the weights shipped in sentiment/weights/heads.npz.
     heads_path: str | None = None
+    # LoRA adapter merged into the encoder; empty means the one shipped in sentiment/weights/adapter.npz
+    # (with the default encoder only), "none" runs the plain encoder. Heads must be trained on the same one.
+    adapter_path: str | None = None

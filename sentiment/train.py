@@ -1,5 +1,7 @@
 """Train the heads of the offline default: `python -m sentiment.train --data ../shared/datasets`.
 
+Step two of training, after `python -m sentiment.finetune` wrote the encoder's LoRA adapter.
+
 Embeddings come from the same int8 ONNX encoder the runtime uses and are cached under /tmp, so head
 experiments cost seconds. Seeds are fixed: the same data and encoder give the committed weights.
 """
@@ -17,6 +19,7 @@ from typing import Any
 import click
 import numpy as np
 
+from sentiment.adapter import DEFAULT_ADAPTER_PATH, Adapter
 from sentiment.datasets import EVALUATION_ONLY, TRAINABLE, Example, load
 from sentiment.default_model import heads_input
 from sentiment.encoder import FloatArray, MiniLMEncoder
@@ -198,6 +201,19 @@ SOURCE_WEIGHT = {"cx_en": 20.0, "cx_es": 20.0, "goemotions": 0.35, "uci": 1.0, "
 @click.option("--seed", default=13, show_default=True)
 @click.option("--members", default=5, show_default=True, help="Ensemble size (seeds seed, seed+1, ...).")
 @click.option("--sources", default=",".join(TRAINABLE), show_default=True)
+@click.option(
+    "--weights",
+    "weight_overrides",
+    default="",
+    help="Per-source loss weights replacing the defaults, e.g. cx_en=5,goemotions=1.",
+)
+@click.option(
+    "--adapter",
+    "adapter_path",
+    default=str(DEFAULT_ADAPTER_PATH),
+    show_default=True,
+    help='LoRA adapter of the encoder (from python -m sentiment.finetune), or "none".',
+)
 def main(
     data_dir: Path,
     out: Path,
@@ -210,13 +226,22 @@ def main(
     seed: int,
     members: int,
     sources: str,
+    weight_overrides: str,
+    adapter_path: str,
 ) -> None:
     """Train sentiment and emotion heads on the train splits, report dev, write the weights."""
     names = [name for name in sources.split(",") if name]
     if unknown := set(names) - set(TRAINABLE):
         raise click.BadParameter(f"not allowed for training: {sorted(unknown)}", param_hint="--sources")
+    source_weight = dict(SOURCE_WEIGHT)
+    for item in filter(None, weight_overrides.split(",")):
+        name, _, value = item.partition("=")
+        if name not in source_weight:
+            raise click.BadParameter(f"unknown source {name!r}", param_hint="--weights")
+        source_weight[name] = float(value)
     layer_ids = tuple(int(i) for i in layers.split(","))
-    encoder = MiniLMEncoder(runtime="onnx", cache_dir=encoder_cache.expanduser())
+    adapter = None if adapter_path.lower() == "none" else Adapter.load(Path(adapter_path))
+    encoder = MiniLMEncoder(runtime="onnx", cache_dir=encoder_cache.expanduser(), adapter=adapter)
     cache = EmbeddingCache(encoder, cache_dir)
     train: list[Example] = []
     weights: list[float] = []
@@ -228,7 +253,7 @@ def main(
             # Its sentiment would only restate the projected emotion and has no neutral rows: emotion only.
             examples = [replace(e, sentiment=None) for e in examples]
         train.extend(examples)
-        weights.extend([SOURCE_WEIGHT[name]] * len(examples))
+        weights.extend([source_weight[name]] * len(examples))
         click.echo(f"train {name}: {len(examples)} examples")
     features = cache.features(train, layer_ids)
     heads = Heads.stack(
@@ -239,7 +264,7 @@ def main(
             for i in range(members)
         ]
     )
-    heads.save(out)
+    replace(heads, adapter=adapter.digest if adapter else "").save(out)
     heads = Heads.load(out)
     click.echo(f"wrote {out} ({out.stat().st_size // 1024} KiB, version {heads.version})")
     for name in [*names, *EVALUATION_ONLY]:
