@@ -2,7 +2,7 @@
 
 MiniLM's vocabulary is English, so "llegó tarde y roto" splits into meaningless pieces. The gloss ("arrived
 late and broken") is read by the same transformer next to the original text; both vectors feed the heads.
-The glossary is hand-written for customer-experience answers and is deliberately small.
+The glossaries are hand-written: one for customer-experience answers, one for everyday and chat Spanish.
 """
 
 from __future__ import annotations
@@ -55,17 +55,20 @@ def resolve_languages(texts: Sequence[str], languages: Sequence[str | None] | No
     return resolved
 
 
-# Spanish (accents stripped, lowercase) -> English; phrases are matched before words.
+# Spanish (accents stripped, lowercase) -> English; phrases are matched before words. The CX glossary comes
+# first and wins; the general one adds everyday and social-media words (tweets, chat slang).
 GLOSSARY_PATH = Path(__file__).resolve().parent / "data" / "glossary_es_en.tsv"
+GENERAL_GLOSSARY_PATH = Path(__file__).resolve().parent / "data" / "glossary_general_es_en.tsv"
 
 
 @cache
 def _glossary() -> tuple[dict[str, str], re.Pattern[str]]:
     entries: dict[str, str] = {}
-    for line in GLOSSARY_PATH.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            spanish, english = line.split("\t", 1)
-            entries[_plain(spanish.strip())] = english.strip()
+    for path in (GLOSSARY_PATH, GENERAL_GLOSSARY_PATH):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                spanish, english = line.split("\t", 1)
+                entries.setdefault(_plain(spanish.strip()), english.strip())
     phrases = sorted(entries, key=len, reverse=True)
     pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(p) for p in phrases) + r")(?!\w)")
     return entries, pattern
