@@ -82,3 +82,19 @@ def test_onnx_cache_is_never_shared_between_adapters(tmp_path: Path) -> None:
 
     shipped = Adapter.load(DEFAULT_ADAPTER_PATH)
     assert _fingerprint(default_encoder_path(), None) != _fingerprint(default_encoder_path(), shipped)
+
+
+@pytest.mark.parametrize("module", ["sentiment.finetune", "sentiment.train"])
+def test_training_refuses_evaluation_only_sets(module: str, tmp_path: Path) -> None:
+    """UMSAB, TweetEval and EmoEvent may be measured on, never trained on (their SOURCE.md)."""
+    import importlib
+
+    from click.testing import CliRunner
+
+    command = importlib.import_module(module).main
+    result = CliRunner().invoke(
+        command, ["--data", str(tmp_path), "--sources", "cx_en,umsab_spanish", "--out", str(tmp_path / "w")]
+    )
+    assert result.exit_code == 2
+    assert "not allowed for training: ['umsab_spanish']" in result.output
+    assert not (tmp_path / "w").exists()
