@@ -22,7 +22,7 @@ from sentiment.default_model import heads_input
 from sentiment.encoder import default_encoder_path
 from sentiment.labels import EMOTIONS, SENTIMENTS
 from sentiment.metrics import macro_f1
-from sentiment.train import augment
+from sentiment.train import augment, trainable_sources
 
 # Relative weight of each source per example: our CX answers matter most, GoEmotions is the bulk.
 SOURCE_WEIGHT = {"cx_en": 4.0, "cx_es": 4.0, "goemotions": 1.0, "uci": 1.0, "xed_es": 0.5}
@@ -178,9 +178,7 @@ def main(
     """Train the LoRA adapter on the train splits and write it; dev scores come from temporary heads."""
     import torch
 
-    names = [name for name in sources.split(",") if name]
-    if unknown := set(names) - set(TRAINABLE):
-        raise click.BadParameter(f"not allowed for training: {sorted(unknown)}", param_hint="--sources")
+    names = trainable_sources(sources)
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     rng = random.Random(seed)

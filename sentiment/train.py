@@ -67,6 +67,14 @@ def augment(examples: list[Example], copies: int, seed: int) -> list[Example]:
     return out
 
 
+def trainable_sources(sources: str) -> list[str]:
+    """The comma-separated --sources, refusing any set whose licence allows evaluation only."""
+    names = [name for name in sources.split(",") if name]
+    if unknown := set(names) - set(TRAINABLE):
+        raise click.BadParameter(f"not allowed for training: {sorted(unknown)}", param_hint="--sources")
+    return names
+
+
 class EmbeddingCache:
     """Encoder layers of what the heads read, cached under /tmp by content and encoder fingerprint."""
 
@@ -231,9 +239,7 @@ def main(
     adapter_path: str,
 ) -> None:
     """Train sentiment and emotion heads on the train splits, report dev, write the weights."""
-    names = [name for name in sources.split(",") if name]
-    if unknown := set(names) - set(TRAINABLE):
-        raise click.BadParameter(f"not allowed for training: {sorted(unknown)}", param_hint="--sources")
+    names = trainable_sources(sources)
     source_weight = dict(SOURCE_WEIGHT)
     for item in filter(None, weight_overrides.split(",")):
         name, _, value = item.partition("=")

@@ -172,12 +172,18 @@ def survey_rows(db_path: Path) -> list[tuple[int, str, int | None, str | None]]:
 CHATS = {5000 + number for number in range(CUSTOMERS)}
 
 
-def test_killed_after_telegram_received_an_invitation_it_is_never_sent_again(tmp_path: Path) -> None:
+def killed_at_fifth_send_then_restarted(tmp_path: Path, moment: str) -> tuple[Path, Path]:
+    """40 due invitations; the dispatcher dies at its 5th send (*moment*: before/after Telegram got it)."""
     db_path, log_path = tmp_path / "momento.db", tmp_path / "telegram.log"
     asyncio.run(schedule_due_surveys(db_path))
-    dying = start_dispatcher(db_path, log_path, 0, die="5:after")
+    dying = start_dispatcher(db_path, log_path, 0, die=f"5:{moment}")
     assert dying.wait(timeout=30) == -signal.SIGKILL
     run_to_completion(db_path, log_path, 3)
+    return db_path, log_path
+
+
+def test_killed_after_telegram_received_an_invitation_it_is_never_sent_again(tmp_path: Path) -> None:
+    db_path, log_path = killed_at_fifth_send_then_restarted(tmp_path, "after")
 
     invitations = received(log_path)["invitation"]
     assert invitations == Counter(dict.fromkeys(CHATS, 1)), "an invitation was repeated or lost"
@@ -192,11 +198,7 @@ def test_killed_after_telegram_received_an_invitation_it_is_never_sent_again(tmp
 
 
 def test_killed_before_telegram_received_an_invitation_the_customer_is_still_asked(tmp_path: Path) -> None:
-    db_path, log_path = tmp_path / "momento.db", tmp_path / "telegram.log"
-    asyncio.run(schedule_due_surveys(db_path))
-    dying = start_dispatcher(db_path, log_path, 0, die="5:before")
-    assert dying.wait(timeout=30) == -signal.SIGKILL
-    run_to_completion(db_path, log_path, 3)
+    db_path, log_path = killed_at_fifth_send_then_restarted(tmp_path, "before")
 
     invitations = received(log_path)["invitation"]
     assert max(invitations.values()) == 1 and len(invitations) == CUSTOMERS - 1

@@ -119,7 +119,8 @@ class World:
         )
         return await customers.grant_consent(self.db, customer.id)
 
-    async def invite(self, customer: Customer, key: str = "delivery") -> OutgoingMessage:
+    async def schedule(self, customer: Customer, key: str = "delivery") -> int:
+        """A touchpoint two hours ago: its survey is due now. Returns the survey id."""
         touchpoint = await touchpoints.get_touchpoint(self.db, key)
         assert touchpoint is not None
         event, _ = await events.record_event(
@@ -130,7 +131,12 @@ class World:
             occurred_at=NOON - timedelta(hours=2),
             attributes={},
         )
-        assert (await schedule_survey(self.db, self.settings, event=event, now=NOON)).scheduled
+        planned = await schedule_survey(self.db, self.settings, event=event, now=NOON)
+        assert planned.scheduled and planned.survey_id is not None
+        return planned.survey_id
+
+    async def invite(self, customer: Customer, key: str = "delivery") -> OutgoingMessage:
+        await self.schedule(customer, key)
         await self.outreach.tick()
         assert customer.telegram_chat_id is not None
         return self.inbox.last(customer.telegram_chat_id)
@@ -379,19 +385,7 @@ async def test_pressing_an_invitation_whose_send_was_interrupted_opens_the_surve
     from storage import outreach as outreach_repo
 
     customer = await world.customer(22)
-    touchpoint = await touchpoints.get_touchpoint(world.db, "delivery")
-    assert touchpoint is not None
-    event, _ = await events.record_event(
-        world.db,
-        external_id="e22",
-        customer_id=customer.id,
-        touchpoint_id=touchpoint.id,
-        occurred_at=NOON - timedelta(hours=2),
-        attributes={},
-    )
-    planned = await schedule_survey(world.db, world.settings, event=event, now=NOON)
-    assert planned.survey_id is not None
-    survey_id = planned.survey_id
+    survey_id = await world.schedule(customer)
     # What a process killed mid-send leaves behind: claimed, send begun, nothing recorded after.
     assert await outreach_repo.claim_survey(world.db, survey_id, now=NOON)
 
