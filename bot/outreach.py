@@ -208,6 +208,34 @@ async def schedule_followup(
     return outcome.survey
 
 
+def invitation_expiry(settings: Settings, touchpoint_key: str | None) -> timedelta:
+    """How long a survey stays open after its invitation: its touchpoint's expiry, else the default."""
+    config = settings.touchpoint(touchpoint_key) if touchpoint_key else None
+    return config.expiry if config else DEFAULT_EXPIRY
+
+
+async def open_unconfirmed(
+    db: Database,
+    settings: Settings,
+    survey_id: int,
+    *,
+    at: datetime,
+    touchpoint_key: str | None,
+    language: str,
+) -> None:
+    """An invitation whose send was cut off may have reached the customer: open its survey without a
+    message id, never send it again, and let its reminder (same buttons) ask the customer."""
+    await outreach_repo.acknowledge_invitation(
+        db,
+        survey_id,
+        invited_at=at,
+        message_id=None,
+        expires_at=at + invitation_expiry(settings, touchpoint_key),
+        language=language,
+        note=UNCONFIRMED_NOTE,
+    )
+
+
 class ChatPacer:
     """At most one message per *interval* to the same chat (Telegram's ~1/s per private chat); other
     chats are not held up. The limiter's global 30/s is AIORateLimiter's job."""
@@ -318,14 +346,8 @@ class Outreach:
             fallback = self.settings.survey.default_language
             language = survey.language or (survey_language(customer, self.settings) if customer else fallback)
             key = await self._touchpoint_key(survey.touchpoint_id)
-            await outreach_repo.acknowledge_invitation(
-                self.db,
-                survey.id,
-                invited_at=survey.sending_at,
-                message_id=None,
-                expires_at=survey.sending_at + await self._expiry(key),
-                language=language,
-                note=UNCONFIRMED_NOTE,
+            await open_unconfirmed(
+                self.db, self.settings, survey.id, at=survey.sending_at, touchpoint_key=key, language=language
             )
             log.warning("survey %s: invitation delivery unconfirmed; its reminder follows", survey.id)
             report.unconfirmed += 1
@@ -362,14 +384,8 @@ class Outreach:
             message_id = await self.messenger.send(message)
         except DeliveryUnknown as exc:
             log.warning("invitation for survey %s: no answer from Telegram (%s)", survey.id, exc)
-            await outreach_repo.acknowledge_invitation(
-                self.db,
-                survey.id,
-                invited_at=now,
-                message_id=None,
-                expires_at=now + await self._expiry(key),
-                language=language,
-                note=UNCONFIRMED_NOTE,
+            await open_unconfirmed(
+                self.db, self.settings, survey.id, at=now, touchpoint_key=key, language=language
             )
             report.unconfirmed += 1
             return
@@ -397,7 +413,7 @@ class Outreach:
             )
             report.failed += 1
             return
-        ack = _PendingAck(survey.id, now, message_id, now + await self._expiry(key), language)
+        ack = _PendingAck(survey.id, now, message_id, now + invitation_expiry(self.settings, key), language)
         self._pending_acks.append(ack)
         if self.after_send is not None:
             self.after_send(survey)
@@ -442,7 +458,3 @@ class Outreach:
             return None
         stored = await touchpoint_repo.get_touchpoint_by_id(self.db, touchpoint_id)
         return stored.key if stored else None
-
-    async def _expiry(self, key: str | None) -> timedelta:
-        config = self.settings.touchpoint(key) if key else None
-        return config.expiry if config else DEFAULT_EXPIRY

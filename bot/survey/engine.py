@@ -17,7 +17,7 @@ from typing import Any
 from bot.analysis import analyse_answers
 from bot.config import Settings
 from bot.i18n import pick_language
-from bot.outreach import DEFAULT_EXPIRY, UNCONFIRMED_NOTE, survey_language
+from bot.outreach import DEFAULT_EXPIRY, invitation_expiry, open_unconfirmed, survey_language
 from bot.recovery import NEGATIVE_EMOTIONS, Recovery, severity_of
 from bot.survey import prompts
 from bot.survey.port import (
@@ -545,13 +545,12 @@ class SurveyEngine:
         if survey.status != "scheduled" or survey.sending_at is None:
             return None
         key = await self._touchpoint_key(survey)
-        config = self.settings.touchpoint(key) if key else None
         return await outreach_repo.acknowledge_invitation(
             self.db,
             survey.id,
             invited_at=survey.sending_at,
             message_id=press.message_id,
-            expires_at=survey.sending_at + (config.expiry if config else DEFAULT_EXPIRY),
+            expires_at=survey.sending_at + invitation_expiry(self.settings, key),
             language=survey.language or survey_language(customer, self.settings),
         )
 
@@ -562,14 +561,15 @@ class SurveyEngine:
             return False
         key = await self._touchpoint_key(event_survey)
         language = survey_language(customer, self.settings)
-        config = self.settings.touchpoint(key) if key else None
-        note: str | None = None
         try:
-            message_id: int | None = await self.messenger.send(
+            message_id = await self.messenger.send(
                 prompts.invitation(self.settings, event_survey, customer, key, language)
             )
-        except DeliveryUnknown:
-            message_id, note = None, UNCONFIRMED_NOTE  # it may have arrived: never send it twice
+        except DeliveryUnknown:  # it may have arrived: never send it twice
+            await open_unconfirmed(
+                self.db, self.settings, event_survey.id, at=at, touchpoint_key=key, language=language
+            )
+            return True
         except Exception as exc:
             log.warning("invitation for survey %s not sent: %s", event_survey.id, exc)
             await outreach_repo.release_invitation(self.db, event_survey.id, retry_at=at, error="send failed")
@@ -579,9 +579,8 @@ class SurveyEngine:
             event_survey.id,
             invited_at=at,
             message_id=message_id,
-            expires_at=at + (config.expiry if config else DEFAULT_EXPIRY),
+            expires_at=at + invitation_expiry(self.settings, key),
             language=language,
-            note=note,
         )
         return True
 

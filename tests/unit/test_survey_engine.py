@@ -312,17 +312,7 @@ async def test_invitation_waits_for_quiet_hours_to_end(world: World) -> None:
 async def test_blocked_customer_is_marked_unreachable(world: World) -> None:
     customer = await world.customer(15)
     world.inbox.blocked.add(15)
-    touchpoint = await touchpoints.get_touchpoint(world.db, "delivery")
-    assert touchpoint is not None
-    event, _ = await events.record_event(
-        world.db,
-        external_id="b",
-        customer_id=customer.id,
-        touchpoint_id=touchpoint.id,
-        occurred_at=NOON - timedelta(hours=2),
-        attributes={},
-    )
-    await schedule_survey(world.db, world.settings, event=event, now=NOON)
+    await world.schedule(customer)
     report = await world.outreach.tick()
     assert report.unreachable == 1
     stored = await customers.get_customer(world.db, customer.id)
