@@ -12,7 +12,7 @@ import pytest
 
 from storage import alerts, answers, audit, customers, events, staff, state, surveys, touchpoints
 from storage.db import Database
-from storage.models import Customer, NotFoundError, Touchpoint, TouchpointSpec
+from storage.models import Customer, NotFoundError, Survey, SurveyStatus, Touchpoint, TouchpointSpec
 
 AT = datetime(2026, 4, 2, 9, 30, tzinfo=UTC)
 SPECS = [
@@ -57,6 +57,30 @@ async def telegram_customer(db: Database, user_id: int = 501) -> Customer:
 
 
 # ---------------------------------------------------------------------------------------------- customers
+
+
+async def general_survey(
+    db: Database,
+    customer: Customer,
+    tp: Touchpoint,
+    status: SurveyStatus = "completed",
+    *,
+    language: str = "es",
+    scheduled_at: datetime = AT,
+) -> Survey:
+    """A survey with no event behind it, in the given status."""
+    survey, _ = await surveys.create_survey(
+        db,
+        customer_id=customer.id,
+        touchpoint_id=tp.id,
+        event_id=None,
+        kind="general",
+        status=status,
+        scheduled_at=scheduled_at,
+        expires_at=None,
+        language=language,
+    )
+    return survey
 
 
 async def test_upsert_customer_keeps_what_a_later_call_leaves_out(db: Database) -> None:
@@ -229,17 +253,7 @@ async def test_surveys_are_idempotent_per_event_and_kind(db: Database, tps: dict
 
 async def test_update_survey_changes_only_given_fields(db: Database, tps: dict[str, Touchpoint]) -> None:
     customer = await telegram_customer(db)
-    survey, _ = await surveys.create_survey(
-        db,
-        customer_id=customer.id,
-        touchpoint_id=tps["delivery"].id,
-        event_id=None,
-        kind="general",
-        status="scheduled",
-        scheduled_at=AT,
-        expires_at=None,
-        language="en",
-    )
+    survey = await general_survey(db, customer, tps["delivery"], "scheduled", language="en")
 
     invited = await surveys.update_survey(
         db, survey.id, status="invited", invited_at=AT, step="expectation", state={"expected": "on time"}
@@ -259,17 +273,7 @@ async def test_update_survey_changes_only_given_fields(db: Database, tps: dict[s
 
 async def test_only_one_of_two_racing_transitions_wins(db: Database, tps: dict[str, Touchpoint]) -> None:
     customer = await telegram_customer(db)
-    survey, _ = await surveys.create_survey(
-        db,
-        customer_id=customer.id,
-        touchpoint_id=tps["delivery"].id,
-        event_id=None,
-        kind="general",
-        status="in_progress",
-        scheduled_at=AT,
-        expires_at=None,
-        language="en",
-    )
+    survey = await general_survey(db, customer, tps["delivery"], "in_progress", language="en")
 
     completed = await surveys.update_survey_if(
         db, survey.id, "in_progress", status="completed", completed_at=AT
@@ -288,16 +292,8 @@ async def test_the_active_survey_is_the_newest_open_one(db: Database, tps: dict[
     assert await surveys.last_invited_at(db, customer.id) is None
     made = []
     for offset, status in ((0, "completed"), (1, "invited"), (2, "in_progress"), (3, "scheduled")):
-        survey, _ = await surveys.create_survey(
-            db,
-            customer_id=customer.id,
-            touchpoint_id=tps["purchase"].id,
-            event_id=None,
-            kind="general",
-            status=status,  # type: ignore[arg-type]
-            scheduled_at=AT + timedelta(days=offset),
-            expires_at=None,
-            language="es",
+        survey = await general_survey(
+            db, customer, tps["purchase"], status, scheduled_at=AT + timedelta(days=offset)
         )
         if status != "scheduled":
             survey = await surveys.update_survey(db, survey.id, invited_at=AT + timedelta(days=offset))
@@ -461,17 +457,7 @@ async def test_answers_of_a_survey_come_in_order_with_their_analysis(
     db: Database, tps: dict[str, Touchpoint]
 ) -> None:
     customer = await telegram_customer(db)
-    survey, _ = await surveys.create_survey(
-        db,
-        customer_id=customer.id,
-        touchpoint_id=tps["delivery"].id,
-        event_id=None,
-        kind="general",
-        status="in_progress",
-        scheduled_at=AT,
-        expires_at=None,
-        language="es",
-    )
+    survey = await general_survey(db, customer, tps["delivery"], "in_progress")
     stored = []
     for minute, (question, text, rating) in enumerate(
         (("expectation", "Rapidez", None), ("experience", "Lentísimo", None), ("rating", None, 2))
@@ -505,26 +491,11 @@ async def test_answers_of_a_survey_come_in_order_with_their_analysis(
 # ------------------------------------------------------------------------------------------------- alerts
 
 
-async def new_survey(db: Database, customer: Customer, tp: Touchpoint) -> int:
-    survey, _ = await surveys.create_survey(
-        db,
-        customer_id=customer.id,
-        touchpoint_id=tp.id,
-        event_id=None,
-        kind="general",
-        status="completed",
-        scheduled_at=AT,
-        expires_at=None,
-        language="es",
-    )
-    return survey.id
-
-
 async def test_one_alert_per_survey_that_only_ever_gets_more_urgent(
     db: Database, tps: dict[str, Touchpoint]
 ) -> None:
     customer = await telegram_customer(db)
-    survey_id = await new_survey(db, customer, tps["delivery"])
+    survey_id = (await general_survey(db, customer, tps["delivery"])).id
 
     def trigger(severity: str, callback: bool) -> object:
         return alerts.open_alert(
@@ -550,8 +521,8 @@ async def test_alert_lifecycle_posted_taken_once_resolved_and_followed_up(
     db: Database, tps: dict[str, Touchpoint]
 ) -> None:
     customer = await telegram_customer(db)
-    older = await new_survey(db, customer, tps["delivery"])
-    newer = await new_survey(db, customer, tps["purchase"])
+    older = (await general_survey(db, customer, tps["delivery"])).id
+    newer = (await general_survey(db, customer, tps["purchase"])).id
     opened = []
     for survey_id in (older, newer):
         alert, _ = await alerts.open_alert(
@@ -580,7 +551,7 @@ async def test_alert_lifecycle_posted_taken_once_resolved_and_followed_up(
     assert await alerts.resolve(db, opened[0].id, 900, AT + timedelta(hours=2)) is None
     assert [a.id for a in await alerts.list_open_alerts(db)] == [opened[1].id]
 
-    followup = await new_survey(db, customer, tps["delivery"])
+    followup = (await general_survey(db, customer, tps["delivery"])).id
     linked = await alerts.set_followup_survey(db, opened[0].id, followup)
     assert linked.followup_survey_id == followup
     with pytest.raises(NotFoundError):
