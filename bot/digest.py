@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.i18n import translate
-from bot.reports.common import Scope, period_dates
+from bot.reports.common import Scope, heading
 from bot.reports.periods import Period
 from bot.reports.summary import build_summary, figure_lines, next_step
 from bot.reports.texts import REPORTS
@@ -76,9 +76,7 @@ async def digest_text(db: Database, settings: Settings, due: DueDigest, language
     if summary.current.empty:
         return None
     lines = [
-        f"<b>{translate(REPORTS, 'digest_' + due.kind, language)}</b>",
-        period_dates(due.period, settings, language),
-        "",
+        *heading(translate(REPORTS, "digest_" + due.kind, language), due.period, settings, language),
         *figure_lines(summary.current, summary.previous, language),
         "",
         next_step(summary, settings, language),

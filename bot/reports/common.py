@@ -43,6 +43,11 @@ def touchpoint_name(settings: Settings, key: str | None, language: str) -> str:
     return html.escape(configured.name(language) if configured else key)
 
 
+def heading(title: str, period: Period, settings: Settings, language: str) -> list[str]:
+    """The first lines of every report: its title in bold, the local dates it covers, a blank line."""
+    return [f"<b>{title}</b>", period_dates(period, settings, language), ""]
+
+
 def period_dates(period: Period, settings: Settings, language: str) -> str:
     """The local dates a period covers, last day inclusive."""
     zone = ZoneInfo(settings.survey.default_timezone)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.i18n import translate
 from bot.reports.charts import BAD, GOOD, Bar, Chart, horizontal_bars
-from bot.reports.common import Report, Scope, period_dates, touchpoint_ids, touchpoint_name
+from bot.reports.common import Report, Scope, heading, touchpoint_ids, touchpoint_name
 from bot.reports.numbers import count, number, pct, ratio, signed
 from bot.reports.texts import REPORTS
 from storage import reports as report_queries
@@ -143,11 +143,8 @@ def render_drivers(
     report: DriverReport, settings: Settings, language: str, *, with_chart: bool = True
 ) -> Report:
     period = report.scope.period
-    lines = [
-        f"<b>{translate(REPORTS, 'drivers_title', language, period=period.label)}</b>",
-        period_dates(period, settings, language),
-        "",
-    ]
+    title = translate(REPORTS, "drivers_title", language, period=period.label)
+    lines = heading(title, period, settings, language)
     ranked = [d for d in report.drivers if d.impact is not None]
     if not report.drivers and not report.gaps:
         lines.append(translate(REPORTS, "drivers_none", language))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.i18n import translate
 from bot.reports.charts import Bar, Chart, horizontal_bars, share_color
-from bot.reports.common import Report, Scope, period_dates, touchpoint_ids, touchpoint_name
+from bot.reports.common import Report, Scope, heading, touchpoint_ids, touchpoint_name
 from bot.reports.numbers import count, pct, ratio
 from bot.reports.texts import REPORTS
 from storage import reports as report_queries
@@ -94,11 +94,8 @@ def _window(settings: Settings) -> str:
 
 def render_journey(journey: Journey, settings: Settings, language: str, *, with_chart: bool = True) -> Report:
     period = journey.scope.period
-    lines = [
-        f"<b>{translate(REPORTS, 'journey_title', language, period=period.label)}</b>",
-        period_dates(period, settings, language),
-        "",
-    ]
+    title = translate(REPORTS, "journey_title", language, period=period.label)
+    lines = heading(title, period, settings, language)
     if not journey.transitions:
         lines.append(translate(REPORTS, "journey_none", language))
         return Report("\n".join(lines))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.i18n import translate
-from bot.reports.common import Report, Scope, period_dates
+from bot.reports.common import Report, Scope, heading
 from bot.reports.figures import Figures, figures
 from bot.reports.numbers import count, number, pct, signed
 from bot.reports.texts import REPORTS
@@ -46,11 +46,8 @@ async def build_segments(db: Database, settings: Settings, scope: Scope) -> Segm
 
 def render_segments(segments: Segments, settings: Settings, language: str) -> Report:
     period = segments.scope.period
-    lines = [
-        f"<b>{translate(REPORTS, 'segments_title', language, period=period.label)}</b>",
-        period_dates(period, settings, language),
-        "",
-    ]
+    title = translate(REPORTS, "segments_title", language, period=period.label)
+    lines = heading(title, period, settings, language)
     if not segments.segments:
         lines.append(translate(REPORTS, "segments_none", language))
         return Report("\n".join(lines))

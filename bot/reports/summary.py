@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.i18n import translate
 from bot.reports.charts import Bar, Chart, horizontal_bars, share_color
-from bot.reports.common import Report, Scope, period_dates, touchpoint_ids, touchpoint_name
+from bot.reports.common import Report, Scope, heading, touchpoint_ids, touchpoint_name
 from bot.reports.figures import Figures, figures, total
 from bot.reports.numbers import (
     change_count,
@@ -94,7 +94,7 @@ def render_summary(summary: Summary, settings: Settings, language: str, *, with_
         scope=scope_label(settings, scope, language),
         period=scope.period.label,
     )
-    lines = [f"<b>{title}</b>", period_dates(scope.period, settings, language), ""]
+    lines = heading(title, scope.period, settings, language)
     if now.empty:
         lines.append(translate(REPORTS, "no_data", language))
         return Report("\n".join(lines))
