@@ -74,6 +74,11 @@ class Adapter:
                 weight.add_(delta.to(weight.dtype))
 
 
+def adapter_at(path: str) -> Adapter | None:
+    """The adapter a setting or option names: a file path, or "none" for the plain encoder."""
+    return None if path.lower() == "none" else Adapter.load(Path(path))
+
+
 def save_adapter(path: Path, down: dict[str, FloatArray], up: dict[str, FloatArray], scale: float) -> None:
     """Float16 on disk: the deltas are small corrections and lose nothing measurable at half precision."""
     arrays: dict[str, Any] = {"scale": np.asarray(scale, dtype=np.float32)}

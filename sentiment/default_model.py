@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment.adapter import DEFAULT_ADAPTER_PATH, Adapter
+from sentiment.adapter import DEFAULT_ADAPTER_PATH, Adapter, adapter_at
 from sentiment.analysis import Analysis
 from sentiment.encoder import FloatArray, MiniLMEncoder
 from sentiment.heads import DEFAULT_HEADS_PATH, Heads, build_features
@@ -79,7 +79,7 @@ class DefaultModel:
 def configured_adapter(settings: ClassifierSettings) -> Adapter | None:
     """The adapter to merge: an explicit path, "none", or the shipped one with the shipped encoder."""
     if settings.adapter_path:
-        return None if settings.adapter_path.lower() == "none" else Adapter.load(Path(settings.adapter_path))
+        return adapter_at(settings.adapter_path)
     if settings.encoder_path or not DEFAULT_ADAPTER_PATH.exists():
         return None
     return Adapter.load(DEFAULT_ADAPTER_PATH)

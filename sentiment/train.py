@@ -19,7 +19,7 @@ from typing import Any
 import click
 import numpy as np
 
-from sentiment.adapter import DEFAULT_ADAPTER_PATH, Adapter
+from sentiment.adapter import DEFAULT_ADAPTER_PATH, adapter_at
 from sentiment.datasets import EVALUATION_ONLY, TRAINABLE, Example, load
 from sentiment.default_model import heads_input
 from sentiment.encoder import FloatArray, MiniLMEncoder
@@ -247,7 +247,7 @@ def main(
             raise click.BadParameter(f"unknown source {name!r}", param_hint="--weights")
         source_weight[name] = float(value)
     layer_ids = tuple(int(i) for i in layers.split(","))
-    adapter = None if adapter_path.lower() == "none" else Adapter.load(Path(adapter_path))
+    adapter = adapter_at(adapter_path)
     encoder = MiniLMEncoder(runtime="onnx", cache_dir=encoder_cache.expanduser(), adapter=adapter)
     cache = EmbeddingCache(encoder, cache_dir)
     train: list[Example] = []
