@@ -339,6 +339,42 @@ async def test_failure_between_send_and_acknowledgement_neither_loses_nor_double
         assert (await only_survey(app, customer)).status == "invited"
 
 
+async def test_invitation_telegram_answers_too_late_is_never_sent_twice_and_the_reminder_asks(
+    app: Any, bot_api: BotApiEmulator
+) -> None:
+    """Telegram takes the invitation but answers after PTB's 5 s read timeout: the bot cannot know it
+    arrived, so it never sends it again; the reminder, with the same buttons, carries the survey on."""
+    customer = await link(app, bot_api, 49, "c-49")
+    await schedule_survey(
+        services(app).db,
+        services(app).settings,
+        event=await event(app, customer, "delivery", NOON - timedelta(hours=3), "c-49-delivery"),
+        now=NOON,
+    )
+    mark = len(bot_api.calls)
+    bot_api.delay_next("sendMessage", 6.0, handled_first=True)
+    report = await outreach_of(app).tick()
+    assert report.unconfirmed == 1 and report.invited == 0
+    invitation = await bot_api.wait_for_message(49, after=mark, timeout=10)  # it did arrive, late
+    survey = await only_survey(app, customer)
+    assert survey.status == "invited" and survey.invitation_message_id is None
+
+    clock: Clock = app.bot_data["test.clock"]
+    clock.now = NOON + timedelta(minutes=10)
+    await outreach_of(app).tick()
+    sure = action(invitation, "yes")
+    offers = [m for m in bot_api.messages_to(49) if m.method == "sendMessage" and sure in m.button_data()]
+    assert offers == [invitation]  # the late invitation was not sent again
+
+    clock.now = NOON + timedelta(days=1, minutes=1)
+    mark = len(bot_api.calls)
+    await outreach_of(app).tick()
+    reminder = await bot_api.wait_for_message(49, after=mark)
+    assert action(reminder, "yes") == sure
+    question = await press(bot_api, 49, reminder, sure)
+    assert "what were you expecting" in (question.plain_text or "")
+
+
 async def test_blocked_customer_becomes_unreachable_and_429_is_ridden_out(
     app: Any, bot_api: BotApiEmulator
 ) -> None:

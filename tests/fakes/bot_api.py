@@ -9,7 +9,8 @@ In tests (see the ``bot_api`` fixture in tests/conftest.py)::
     ana.send_command("start")
     reply = await emu.wait_for_message(42, after=after)   # or wait_for_call("sendMessage", ...)
     emu.fail_next("sendMessage", status=429, retry_after=1)      # also 403, 400, 500; chat_id=, delay=
-    emu.delay_next("sendMessage", 2.0)                            # answer late
+    emu.delay_next("sendMessage", 2.0)                            # answer late (handled_first=True:
+                                                                  # the message lands, only the answer lags)
     ana.press("rate:5", message_id=reply.message_id)             # a callback query on the bot's message
     ana.block_bot()                                               # my_chat_member, then 403 on every send
     emu.users[42]; emu.group_chat(-100100, "CX team"); emu.commands_for({"type": "all_private_chats"})
@@ -245,6 +246,7 @@ class _Delay:
     method: str
     remaining: int
     seconds: float
+    handled_first: bool = False
 
 
 class ApiError(Exception):
@@ -447,9 +449,11 @@ class BotApiEmulator:
         """The next *times* calls of *method* (to *chat_id* if given) fail with *status*, after *delay* s."""
         self._faults.append(_Fault(method, times, status, retry_after, description, delay, chat_id))
 
-    def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
-        """The next *times* calls of *method* are answered *seconds* late (handled after the wait)."""
-        self._delays.append(_Delay(method, times, seconds))
+    def delay_next(self, method: str, seconds: float, *, times: int = 1, handled_first: bool = False) -> None:
+        """The next *times* calls of *method* are answered *seconds* late: handled after the wait, or with
+        *handled_first* handled and recorded at once (Telegram has the message; only its answer is slow,
+        and it stands even if the client gives up waiting)."""
+        self._delays.append(_Delay(method, times, seconds, handled_first))
 
     # ----------------------------------------------------------------- inspecting calls
 
@@ -572,8 +576,8 @@ class BotApiEmulator:
         method = request.match_info["method"]
         params, files, filenames = await _read_params(request)
         delay = self._take_delay(method)
-        if delay:
-            await asyncio.sleep(delay)
+        if delay is not None and not delay.handled_first:
+            await asyncio.sleep(delay.seconds)
         status = 200
         try:
             if request.match_info["token"] != self.token:
@@ -597,6 +601,8 @@ class BotApiEmulator:
             status = exc.status
             body = exc.envelope()
         self._record(RecordedCall(method, params, files, time.monotonic(), body, status, filenames))
+        if delay is not None and delay.handled_first:
+            await asyncio.sleep(delay.seconds)
         return web.json_response(body, status=status)
 
     async def _download(self, request: web.Request) -> web.Response:
@@ -622,12 +628,12 @@ class BotApiEmulator:
         event, self._update_event = self._update_event, asyncio.Event()
         event.set()
 
-    def _take_delay(self, method: str) -> float:
+    def _take_delay(self, method: str) -> _Delay | None:
         for delay in self._delays:
             if delay.method == method and delay.remaining > 0:
                 delay.remaining -= 1
-                return delay.seconds
-        return 0.0
+                return delay
+        return None
 
     def _take_fault(self, method: str, params: dict[str, Any]) -> _Fault | None:
         for fault in self._faults:

@@ -323,6 +323,17 @@ async def test_a_late_answer_times_the_client_out(bot_api: BotApiEmulator) -> No
         assert (await impatient.send_message(42, "fast")).text == "fast"
 
 
+async def test_a_message_handled_first_lands_even_when_its_answer_times_the_client_out(
+    bot_api: BotApiEmulator,
+) -> None:
+    impatient = Bot(bot_api.token, base_url=bot_api.base_url, request=HTTPXRequest(read_timeout=0.2))
+    async with impatient:
+        bot_api.delay_next("sendMessage", 2.0, handled_first=True)
+        with pytest.raises(TimedOut):
+            await impatient.send_message(42, "did it arrive?")
+    assert [m.plain_text for m in bot_api.messages_to(42)] == ["did it arrive?"]
+
+
 async def test_wait_for_call_finds_the_next_match_or_says_what_it_saw(
     bot_api: BotApiEmulator, bot: Bot
 ) -> None:
