@@ -150,5 +150,5 @@ READERS: dict[str, Callable[[Path, str], list[Example]]] = {
 
 
 def load(name: str, root: Path, split: str) -> list[Example]:
-    """Examples of one data set's split ('train', 'dev' or 'test'); CX has train and dev only."""
+    """Examples of one data set's split: 'train', 'dev' or 'test'."""
     return READERS[name](root, split)
