@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
+from sentiment.morphology import english_form
+
 _SPANISH_HINTS_TEXT = """
 que de la el los las y en un una por con para es muy pero no sí si lo le se su al del más todo bien
 mal nada nunca gracias llegó llego tarde pedido atención servicio fue estuvo era esperaba esperé
@@ -30,7 +32,8 @@ _ENGLISH_HINTS = frozenset(_ENGLISH_HINTS_TEXT.split())
 _WORD = re.compile(r"[\w']+", re.UNICODE)
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
+    """Lower case without accents: how glossary keys are written and matched."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -68,16 +71,24 @@ def _glossary() -> tuple[dict[str, str], re.Pattern[str]]:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip() and not line.startswith("#"):
                 spanish, english = line.split("\t", 1)
-                entries.setdefault(_plain(spanish.strip()), english.strip())
+                entries.setdefault(plain(spanish.strip()), english.strip())
     phrases = sorted(entries, key=len, reverse=True)
-    pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(p) for p in phrases) + r")(?!\w)")
+    # A glossary phrase where one starts, else the next word, which morphology may still recognise.
+    pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(p) for p in phrases) + r")(?!\w)|([^\W\d_]+)")
     return entries, pattern
 
 
 def gloss(text: str) -> str:
     """A rough English rendering of Spanish text; unknown words (often cognates) are kept as they are."""
     entries, pattern = _glossary()
-    return pattern.sub(lambda match: entries[match.group(1)], _plain(text))
+
+    def english(match: re.Match[str]) -> str:
+        if match.group(1) is not None:
+            return entries[match.group(1)]
+        word = match.group(2)
+        return english_form(word, entries.get) or word
+
+    return pattern.sub(english, plain(text))
 
 
 # Emoji MiniLM's vocabulary lacks (all read as [UNK]) become words; Unicode names cover the rest.
