@@ -22,7 +22,7 @@ from sentiment.default_model import heads_input
 from sentiment.encoder import default_encoder_path
 from sentiment.labels import EMOTIONS, SENTIMENTS
 from sentiment.metrics import macro_f1
-from sentiment.train import augment, trainable_sources
+from sentiment.train import augment, source_weights, trainable_sources
 
 # Relative weight of each source per example: our CX answers matter most, GoEmotions is the bulk.
 SOURCE_WEIGHT = {"cx_en": 4.0, "cx_es": 4.0, "goemotions": 1.0, "uci": 1.0, "xed_es": 0.5}
@@ -158,6 +158,12 @@ def _evaluate(tuner: _Tuner, data_dir: Path, names: list[str], limit: int) -> di
     show_default=True,
     help="Also learn XED-es polarity (from its emotions; it has no neutral rows).",
 )
+@click.option(
+    "--weights",
+    "weight_overrides",
+    default="",
+    help="Per-source loss weights replacing the defaults, e.g. uci=3,cx_en=4.",
+)
 @click.option("--eval-limit", default=1000, show_default=True, help="Dev rows per set for progress reports.")
 def main(
     data_dir: Path,
@@ -173,12 +179,14 @@ def main(
     threads: int,
     sources: str,
     xed_sentiment: bool,
+    weight_overrides: str,
     eval_limit: int,
 ) -> None:
     """Train the LoRA adapter on the train splits and write it; dev scores come from temporary heads."""
     import torch
 
     names = trainable_sources(sources)
+    source_weight = source_weights(SOURCE_WEIGHT, weight_overrides)
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     rng = random.Random(seed)
@@ -205,7 +213,7 @@ def main(
         for batch in batches:
             inputs = heads_input([e.text for e in batch], [e.language for e in batch])
             s_logits, e_logits = tuner.forward(inputs)
-            weight = torch.tensor([SOURCE_WEIGHT[e.source] for e in batch])
+            weight = torch.tensor([source_weight[e.source] for e in batch])
             loss = torch.zeros(())
             for logits, labels, cw, task in (
                 (s_logits, SENTIMENTS, None, "sentiment"),

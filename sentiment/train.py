@@ -75,6 +75,17 @@ def trainable_sources(sources: str) -> list[str]:
     return names
 
 
+def source_weights(defaults: dict[str, float], overrides: str) -> dict[str, float]:
+    """The per-source loss weights, with --weights overrides such as "cx_en=5,goemotions=1" applied."""
+    weights = dict(defaults)
+    for item in filter(None, overrides.split(",")):
+        name, _, value = item.partition("=")
+        if name not in weights:
+            raise click.BadParameter(f"unknown source {name!r}", param_hint="--weights")
+        weights[name] = float(value)
+    return weights
+
+
 class EmbeddingCache:
     """Encoder layers of what the heads read, cached under /tmp by content and encoder fingerprint."""
 
@@ -240,12 +251,7 @@ def main(
 ) -> None:
     """Train sentiment and emotion heads on the train splits, report dev, write the weights."""
     names = trainable_sources(sources)
-    source_weight = dict(SOURCE_WEIGHT)
-    for item in filter(None, weight_overrides.split(",")):
-        name, _, value = item.partition("=")
-        if name not in source_weight:
-            raise click.BadParameter(f"unknown source {name!r}", param_hint="--weights")
-        source_weight[name] = float(value)
+    source_weight = source_weights(SOURCE_WEIGHT, weight_overrides)
     layer_ids = tuple(int(i) for i in layers.split(","))
     adapter = adapter_at(adapter_path)
     encoder = MiniLMEncoder(runtime="onnx", cache_dir=encoder_cache.expanduser(), adapter=adapter)

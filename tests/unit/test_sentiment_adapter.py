@@ -98,3 +98,19 @@ def test_training_refuses_evaluation_only_sets(module: str, tmp_path: Path) -> N
     assert result.exit_code == 2
     assert "not allowed for training: ['umsab_spanish']" in result.output
     assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("module", ["sentiment.finetune", "sentiment.train"])
+def test_training_names_an_unknown_source_in_the_weights(module: str, tmp_path: Path) -> None:
+    """A typo in --weights stops the run before any training instead of silently using the defaults."""
+    import importlib
+
+    from click.testing import CliRunner
+
+    command = importlib.import_module(module).main
+    result = CliRunner().invoke(
+        command, ["--data", str(tmp_path), "--weights", "ucii=3", "--out", str(tmp_path / "w")]
+    )
+    assert result.exit_code == 2
+    assert "unknown source 'ucii'" in result.output
+    assert not (tmp_path / "w").exists()
