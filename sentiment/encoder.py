@@ -108,7 +108,7 @@ class MiniLMEncoder:
     def _open_onnx(self, cache_dir: Path) -> Any:
         import onnxruntime as ort
 
-        path = cache_dir / f"minilm-{self.fingerprint}-ort{ort.__version__}-int8.onnx"
+        path = cache_dir / f"minilm-{self.fingerprint}-ort{ort.__version__}-int8pc.onnx"
         if not path.exists():
             self._build_onnx(path)
         options = ort.SessionOptions()
@@ -156,7 +156,9 @@ class MiniLMEncoder:
                     opset_version=17,
                     dynamo=False,
                 )
-            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+            # Per-channel scales: one scale per weight matrix bent some sentence vectors badly (cosine to
+            # fp32 down to 0.75, mean 0.956); per channel keeps them at 0.97 or more (mean 0.991), same speed.
+            quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
             int8.replace(target)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> FloatArray:

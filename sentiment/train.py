@@ -216,7 +216,7 @@ SOURCE_WEIGHT = {"cx_en": 10.0, "cx_es": 10.0, "goemotions": 1.0, "uci": 2.0, "x
 )
 @click.option("--layers", default="6", help="Encoder layers (0-6) whose mean vectors feed the heads.")
 @click.option("--hidden", default=256, show_default=True)
-@click.option("--epochs", default=3, show_default=True)
+@click.option("--epochs", default=4, show_default=True)
 @click.option("--copies", default=2, show_default=True, help="Augmented variants per CX answer.")
 @click.option("--seed", default=13, show_default=True)
 @click.option("--members", default=5, show_default=True, help="Ensemble size (seeds seed, seed+1, ...).")

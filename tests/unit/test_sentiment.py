@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from sentiment import (
@@ -211,6 +212,23 @@ async def test_open_classifier_serves_the_default(tmp_path: Path) -> None:
         await classifier.aclose()
     assert [a.sentiment for a in analyses] == ["negative", "positive"]
     assert classifier.model_id == "momento-minilm-heads"
+
+
+def test_int8_encoder_reads_answers_as_the_torch_fallback_does(sentiment_model: Any, tmp_path: Path) -> None:
+    """A server where ONNX Runtime fails falls back to torch: the bot must read answers the same way."""
+    from sentiment import load_model
+
+    torch_model = load_model(ClassifierSettings(cache_dir=str(tmp_path), runtime="torch"))
+    texts = [text for text, _ in CLEAR_ENGLISH + CLEAR_SPANISH]
+    int8_layers = sentiment_model.encoder.encode(texts)[:, -1]  # type: ignore[attr-defined]
+    torch_layers = torch_model.encoder.encode(texts)[:, -1]  # type: ignore[attr-defined]
+    cosine = (int8_layers * torch_layers).sum(1) / (
+        np.linalg.norm(int8_layers, axis=1) * np.linalg.norm(torch_layers, axis=1)
+    )
+    assert cosine.min() > 0.97, cosine.round(3)
+    assert [a.sentiment for a in sentiment_model.predict(texts)] == [
+        a.sentiment for a in torch_model.predict(texts)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------
