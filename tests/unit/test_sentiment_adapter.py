@@ -85,32 +85,24 @@ def test_onnx_cache_is_never_shared_between_adapters(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("module", ["sentiment.finetune", "sentiment.train"])
-def test_training_refuses_evaluation_only_sets(module: str, tmp_path: Path) -> None:
-    """UMSAB, TweetEval and EmoEvent may be measured on, never trained on (their SOURCE.md)."""
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        # UMSAB, TweetEval and EmoEvent may be measured on, never trained on (their SOURCE.md).
+        (["--sources", "cx_en,umsab_spanish"], "not allowed for training: ['umsab_spanish']"),
+        # A typo in --weights must not silently train with the default weights.
+        (["--weights", "ucii=3"], "unknown source 'ucii'"),
+    ],
+)
+def test_training_refuses_bad_sources_before_any_work(
+    module: str, arguments: list[str], message: str, tmp_path: Path
+) -> None:
     import importlib
 
     from click.testing import CliRunner
 
     command = importlib.import_module(module).main
-    result = CliRunner().invoke(
-        command, ["--data", str(tmp_path), "--sources", "cx_en,umsab_spanish", "--out", str(tmp_path / "w")]
-    )
+    result = CliRunner().invoke(command, ["--data", str(tmp_path), *arguments, "--out", str(tmp_path / "w")])
     assert result.exit_code == 2
-    assert "not allowed for training: ['umsab_spanish']" in result.output
-    assert not (tmp_path / "w").exists()
-
-
-@pytest.mark.parametrize("module", ["sentiment.finetune", "sentiment.train"])
-def test_training_names_an_unknown_source_in_the_weights(module: str, tmp_path: Path) -> None:
-    """A typo in --weights stops the run before any training instead of silently using the defaults."""
-    import importlib
-
-    from click.testing import CliRunner
-
-    command = importlib.import_module(module).main
-    result = CliRunner().invoke(
-        command, ["--data", str(tmp_path), "--weights", "ucii=3", "--out", str(tmp_path / "w")]
-    )
-    assert result.exit_code == 2
-    assert "unknown source 'ucii'" in result.output
+    assert message in result.output
     assert not (tmp_path / "w").exists()
