@@ -85,6 +85,26 @@ async def _configure(conn: aiosqlite.Connection) -> None:
     await conn.execute("PRAGMA journal_size_limit = 67108864")
 
 
+async def _switch_to_wal(conn: aiosqlite.Connection, path: Path) -> None:
+    """WAL mode, waiting out another process that is switching the same fresh file at the same moment.
+
+    SQLite answers that race with "database is locked" at once, without calling the busy handler, so two
+    processes started together on a new file (the bot and ``momento import``) would fail at start-up.
+    """
+    deadline = asyncio.get_running_loop().time() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
+                mode = await cursor.fetchone()
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+    if mode is None or str(mode[0]).lower() != "wal":
+        raise SchemaError(f"{path}: cannot switch the database to WAL mode")
+
+
 async def _read_version(conn: aiosqlite.Connection) -> int:
     async with conn.execute("PRAGMA user_version") as cursor:
         row = await cursor.fetchone()
@@ -167,11 +187,8 @@ class Database:
         writer = await aiosqlite.connect(db_path, isolation_level=None)
         try:
             writer.row_factory = aiosqlite.Row
-            async with writer.execute("PRAGMA journal_mode = WAL") as cursor:
-                mode = await cursor.fetchone()
-            if mode is None or str(mode[0]).lower() != "wal":
-                raise SchemaError(f"{db_path}: cannot switch the database to WAL mode")
             await _configure(writer)
+            await _switch_to_wal(writer, db_path)
             await _migrate(writer, db_path)
             reader = await aiosqlite.connect(db_path, isolation_level=None)
         except BaseException:

@@ -215,3 +215,45 @@ def test_two_processes_writing_one_file_both_finish_with_every_row(tmp_path: Pat
     conn.close()
     switches = sum(1 for a, b in itertools.pairwise(order) if a != b)
     assert switches >= 2, "the writers never overlapped; the test proved nothing"
+
+
+# Opens a fresh file and exits: what the bot and `momento import` do when started at the same moment.
+OPENER = "import asyncio, sys\nfrom storage.db import Database\n\n" + textwrap.dedent(
+    """
+    async def main(path):
+        print("ready", flush=True)
+        sys.stdin.readline()  # all open at the same moment
+        db = await Database.open(path)
+        await db.close()
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+def test_processes_started_together_on_a_new_file_all_open_it(tmp_path: Path) -> None:
+    """Switching a new file to WAL races between processes; SQLite says "locked" without waiting."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    for attempt in range(20):
+        path = tmp_path / f"fresh-{attempt}.db"
+        openers = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for _ in range(4)
+        ]
+        for opener in openers:
+            assert opener.stdout is not None and opener.stdout.readline().strip() == "ready"
+        for opener in openers:
+            assert opener.stdin is not None
+            opener.stdin.write("go\n")
+            opener.stdin.flush()
+        outputs = [opener.communicate(timeout=60) for opener in openers]
+        assert [opener.returncode for opener in openers] == [0, 0, 0, 0], [err[-800:] for _, err in outputs]
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
