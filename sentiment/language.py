@@ -1,8 +1,9 @@
 """Spanish awareness for an English encoder: a language guess, and a word-by-word English gloss.
 
-MiniLM's vocabulary is English, so "llegó tarde y roto" splits into meaningless pieces. The gloss ("arrived
-late and broken") is read by the same transformer next to the original text; both vectors feed the heads.
-The glossaries are hand-written: one for customer-experience answers, one for everyday and chat Spanish.
+MiniLM's vocabulary is English, so "llegó tarde y roto" splits into meaningless pieces. For Spanish answers
+the transformer reads the gloss ("arrived late and broken") instead. The glossaries are hand-written: one for
+customer-experience answers, one for everyday and chat Spanish; words neither lists go through
+`sentiment.morphology`, which takes conjugated and inflected forms back to words they know.
 """
 
 from __future__ import annotations
