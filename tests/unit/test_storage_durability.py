@@ -56,27 +56,32 @@ WRITER = textwrap.dedent(
 )
 
 
-def start_writer(
-    path: Path, base: int, tasks: int = 3, count: int = 10**6, *, wait: bool = False
-) -> subprocess.Popen[str]:
+def start_python(script: str, *arguments: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            WRITER,
-            str(path),
-            str(base),
-            str(tasks),
-            str(count),
-            *(["wait"] if wait else []),
-        ],
+        [sys.executable, "-c", script, *arguments],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
+
+
+def start_writer(
+    path: Path, base: int, tasks: int = 3, count: int = 10**6, *, wait: bool = False
+) -> subprocess.Popen[str]:
+    return start_python(WRITER, str(path), str(base), str(tasks), str(count), *(["wait"] if wait else []))
+
+
+def release_together(processes: list[subprocess.Popen[str]]) -> None:
+    """Wait until every process printed "ready", then let them all go at once."""
+    for process in processes:
+        assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
 
 
 def stored_message_ids(path: Path) -> tuple[str, set[int]]:
@@ -191,13 +196,7 @@ def test_two_processes_writing_one_file_both_finish_with_every_row(tmp_path: Pat
     writers = [
         start_writer(path, base=base, tasks=2, count=250, wait=True) for base in (10_000_000, 20_000_000)
     ]
-    for writer in writers:
-        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
-    for writer in writers:
-        assert writer.stdin is not None
-        writer.stdin.write("go\n")
-        writer.stdin.flush()
-
+    release_together(writers)
     outputs = [writer.communicate(timeout=120) for writer in writers]
 
     assert [w.returncode for w in writers] == [0, 0], [err[-2000:] for _, err in outputs]
@@ -233,26 +232,10 @@ OPENER = "import asyncio, sys\nfrom storage.db import Database\n\n" + textwrap.d
 
 def test_processes_started_together_on_a_new_file_all_open_it(tmp_path: Path) -> None:
     """Switching a new file to WAL races between processes; SQLite says "locked" without waiting."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     for attempt in range(20):
         path = tmp_path / f"fresh-{attempt}.db"
-        openers = [
-            subprocess.Popen(
-                [sys.executable, "-c", OPENER, str(path)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
-            for _ in range(4)
-        ]
-        for opener in openers:
-            assert opener.stdout is not None and opener.stdout.readline().strip() == "ready"
-        for opener in openers:
-            assert opener.stdin is not None
-            opener.stdin.write("go\n")
-            opener.stdin.flush()
+        openers = [start_python(OPENER, str(path)) for _ in range(4)]
+        release_together(openers)
         outputs = [opener.communicate(timeout=60) for opener in openers]
         assert [opener.returncode for opener in openers] == [0, 0, 0, 0], [err[-800:] for _, err in outputs]
         with sqlite3.connect(path) as conn:
