@@ -22,7 +22,7 @@ from sentiment.default_model import heads_input
 from sentiment.encoder import default_encoder_path
 from sentiment.labels import EMOTIONS, SENTIMENTS
 from sentiment.metrics import macro_f1
-from sentiment.train import augment, source_weights, trainable_sources
+from sentiment.train import augment, source_weights, trainable_sources, weights_option
 
 # Relative weight of each source per example: our CX answers matter most, GoEmotions is the bulk.
 SOURCE_WEIGHT = {"cx_en": 4.0, "cx_es": 4.0, "goemotions": 1.0, "uci": 1.0, "xed_es": 0.5}
@@ -158,12 +158,7 @@ def _evaluate(tuner: _Tuner, data_dir: Path, names: list[str], limit: int) -> di
     show_default=True,
     help="Also learn XED-es polarity (from its emotions; it has no neutral rows).",
 )
-@click.option(
-    "--weights",
-    "weight_overrides",
-    default="",
-    help="Per-source loss weights replacing the defaults, e.g. uci=3,cx_en=4.",
-)
+@weights_option
 @click.option("--eval-limit", default=1000, show_default=True, help="Dev rows per set for progress reports.")
 def main(
     data_dir: Path,

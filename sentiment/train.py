@@ -86,6 +86,15 @@ def source_weights(defaults: dict[str, float], overrides: str) -> dict[str, floa
     return weights
 
 
+# --weights for both training steps; source_weights() applies what it holds.
+weights_option = click.option(
+    "--weights",
+    "weight_overrides",
+    default="",
+    help="Per-source loss weights replacing the defaults, e.g. cx_en=5,goemotions=1.",
+)
+
+
 class EmbeddingCache:
     """Encoder layers of what the heads read, cached under /tmp by content and encoder fingerprint."""
 
@@ -221,12 +230,7 @@ SOURCE_WEIGHT = {"cx_en": 10.0, "cx_es": 10.0, "goemotions": 1.0, "uci": 2.0, "x
 @click.option("--seed", default=13, show_default=True)
 @click.option("--members", default=5, show_default=True, help="Ensemble size (seeds seed, seed+1, ...).")
 @click.option("--sources", default=",".join(TRAINABLE), show_default=True)
-@click.option(
-    "--weights",
-    "weight_overrides",
-    default="",
-    help="Per-source loss weights replacing the defaults, e.g. cx_en=5,goemotions=1.",
-)
+@weights_option
 @click.option(
     "--adapter",
     "adapter_path",
