@@ -48,7 +48,7 @@ def settings_for(db_path: Path, port: int) -> Any:
 
 
 async def seed(db_path: Path, customers: int) -> None:
-    from bot.ingest import sync_configured_touchpoints
+    from bot.api.ingest import sync_configured_touchpoints
     from storage import customers as customer_repo
     from storage.db import Database
 
@@ -73,7 +73,7 @@ def serve(db_path: Path, port: int, loop: str) -> None:
     """The server process: the production app factory over the seeded database."""
     import uvicorn
 
-    from bot.server import create_app
+    from bot.api.server import create_app
     from storage.db import Database
 
     async def main() -> None:

@@ -46,11 +46,11 @@ def percentile(values: list[float], share: float) -> float:
 
 async def run(customers: int, concurrency: int, think: float, workdir: Path) -> dict[str, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from bot.app import build_application
     from bot.config import Settings
-    from bot.handlers.conversation import outreach_of
-    from bot.outreach import schedule_survey
-    from bot.services import services
+    from bot.outreach.dispatch import schedule_survey
+    from bot.telegram.app import build_application
+    from bot.telegram.clock import outreach_of
+    from bot.telegram.services import services
     from sentiment import ClassifierSettings, open_classifier
     from storage import customers as customer_repo
     from storage import events, touchpoints

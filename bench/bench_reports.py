@@ -120,7 +120,7 @@ def bench_exports(db_path: Path, formats: list[str]) -> None:
     # which Linux carries across exec.
     wrapper = (
         "import resource, sys\n"
-        "from bot.cli import main\n"
+        "from bot.cli.main import main\n"
         "main(sys.argv[1:], standalone_mode=False)\n"
         "usage = resource.getrusage(resource.RUSAGE_SELF)\n"
         "print(f'cpu_s={usage.ru_utime + usage.ru_stime:.1f}')\n"

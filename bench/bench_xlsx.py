@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.xlsx_stream import XlsxStreamWriter
+from bot.reports.xlsx_stream import XlsxStreamWriter
 from storage.exports import EXPORT_COLUMNS
 
 ROW = [

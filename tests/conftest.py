@@ -114,7 +114,7 @@ class AppRunner:
         self.running: list[MomentoApp] = []
 
     async def __call__(self, settings: Settings, **build_kwargs: Any) -> MomentoApp:
-        from bot.app import build_application
+        from bot.telegram.app import build_application
 
         app = build_application(settings, **build_kwargs)
         await app.initialize()

@@ -84,8 +84,8 @@ async def run_demo(
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoResult:
     """Simulate *customers* over the last *days* days and write the results to *out_dir*."""
-    from bot import ingest
-    from bot.analysis import retry_pending
+    from bot.api import ingest
+    from bot.conversation.analysis import retry_pending
     from sentiment import open_classifier
     from storage.db import Database
 

@@ -11,15 +11,15 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
-from bot import ingest
-from bot.api_models import CustomerIn, EventIn
+from bot.api import ingest
+from bot.api.models import CustomerIn, EventIn
 from bot.config import Settings
+from bot.conversation import Button, IncomingPress, IncomingText, OutgoingMessage, Sender
+from bot.conversation.engine import SurveyEngine
 from bot.demo import demo_settings
 from bot.demo.outputs import plain
 from bot.demo.simulation import SimClock
-from bot.outreach import Outreach
-from bot.survey import Button, IncomingPress, IncomingText, OutgoingMessage, Sender
-from bot.survey.engine import SurveyEngine
+from bot.outreach.dispatch import Outreach
 from sentiment import Classifier
 from storage import answers as answer_repo
 from storage import customers as customer_repo

@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.config import Settings
-from bot.exporting import ExportRequest, export_answers
 from bot.reports.common import Report, Scope
 from bot.reports.drivers import build_drivers, render_drivers
+from bot.reports.exports import ExportRequest, export_answers
 from bot.reports.journey import build_journey, render_journey
 from bot.reports.periods import parse_period
 from bot.reports.segments import build_segments, render_segments

@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from bot import ingest
-from bot.api_models import CustomerIn, EventIn
+from bot.accounts.links import verify_start_payload
+from bot.api import ingest
+from bot.api.models import CustomerIn, EventIn
 from bot.config import Settings
+from bot.conversation import Button, IncomingPress, IncomingText, OutgoingMessage, Sender
+from bot.conversation.engine import SurveyEngine
 from bot.demo import script
 from bot.demo.script import DELIVERY, PURCHASE, SUPPORT, Language, Mood
-from bot.links import verify_start_payload
-from bot.outreach import Outreach
-from bot.survey import Button, IncomingPress, IncomingText, OutgoingMessage, Sender
-from bot.survey.engine import SurveyEngine
+from bot.outreach.dispatch import Outreach
 from sentiment import Classifier
 from storage import customers as customer_repo
 from storage import surveys as survey_repo

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from bot.handlers.conversation import outreach_of
-from bot.links import make_start_payload
-from bot.outreach import schedule_survey
-from bot.services import services
+from bot.accounts.links import make_start_payload
+from bot.outreach.dispatch import schedule_survey
+from bot.telegram.clock import outreach_of
+from bot.telegram.services import services
 from storage import answers, customers, events, surveys, touchpoints
 from storage.models import Customer, Survey
 from tests.conftest import STAFF_CHAT_ID, AppRunner, SettingsFactory

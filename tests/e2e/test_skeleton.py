@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.error import InvalidToken
 from telegram.ext import CommandHandler, ContextTypes
 
-from bot.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU
+from bot.telegram.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU
 from tests.conftest import ADMIN_USER_ID, STAFF_CHAT_ID, AppRunner, SettingsFactory
 from tests.fakes.bot_api import BotApiEmulator
 

@@ -141,7 +141,7 @@ async def test_digest_reaches_the_staff_chat_once_even_across_a_restart(
 ) -> None:
     from datetime import timedelta
 
-    from bot.handlers.staff import DIGEST_JOB
+    from bot.telegram.staff import DIGEST_JOB
     from storage.db import utcnow
     from tests.unit.test_reports import Seeder
 

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.app import build_application
 from bot.config import ConfigError, Settings
-from bot.runner import serve, webhook_settings
+from bot.telegram.app import build_application
+from bot.telegram.runner import serve, webhook_settings
 from storage import events as event_repo
 from storage.db import Database
 from tests.conftest import SettingsFactory

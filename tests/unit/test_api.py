@@ -18,10 +18,10 @@ import qrcode
 from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
 
+from bot.accounts.links import LinkError, verify_start_payload
+from bot.api.ingest import sync_configured_touchpoints
+from bot.api.server import ListenError, create_app, serving
 from bot.config import Settings
-from bot.ingest import sync_configured_touchpoints
-from bot.links import LinkError, verify_start_payload
-from bot.server import ListenError, create_app, serving
 from storage import customers, events, surveys
 from storage.db import Database
 from storage.models import Customer
@@ -527,7 +527,7 @@ async def test_a_batch_that_sqlite_rolled_back_is_reported_as_failed_not_stored(
         await linked(db, f"C-{number}", user_id=100 + number)
     import sqlite3
 
-    from bot import ingest
+    from bot.api import ingest
 
     real = ingest._record_and_schedule
     calls = 0

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from bot.exporting import ExportError, ExportRequest, export_answers, neutralise, parse_export_request
+from bot.reports.exports import ExportError, ExportRequest, export_answers, neutralise, parse_export_request
 from bot.reports.periods import parse_period
 from storage import audit
 from storage.db import Database
@@ -141,7 +141,7 @@ def test_cli_export_writes_the_file(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(f'[storage]\npath = "{settings.storage.path}"\n', encoding="utf-8")
     output = tmp_path / "cli.jsonl"
-    from bot.cli import main
+    from bot.cli.main import main
 
     result = CliRunner().invoke(
         main, ["--config", str(config), "export", "--format", "jsonl", "-o", str(output)]
@@ -158,10 +158,10 @@ def test_cli_export_writes_the_file(tmp_path: Path) -> None:
 async def test_xlsx_too_large_for_one_sheet_is_refused_before_writing(
     exported: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.exporting
+    import bot.reports.exports
 
     db, _ = exported
-    monkeypatch.setattr(bot.exporting, "XLSX_MAX_ROWS", 3)
+    monkeypatch.setattr(bot.reports.exports, "XLSX_MAX_ROWS", 3)
     path = tmp_path / "big.xlsx"
     with pytest.raises(ExportError, match="do not fit in one Excel sheet"):
         await export_answers(db, ExportRequest("xlsx"), path, actor="test")

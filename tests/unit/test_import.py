@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from bot.cli import main
+from bot.accounts.links import verify_start_payload
+from bot.cli.main import main
 from bot.config import Settings
-from bot.links import verify_start_payload
 from storage.db import Database
 
 CONFIG = """

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from bot.links import LinkError, deep_link, make_start_payload, verify_start_payload
+from bot.accounts.links import LinkError, deep_link, make_start_payload, verify_start_payload
 
 KEY = SecretStr("a-long-random-signing-key")
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
 
-from bot.handlers.messenger import TelegramMessenger
-from bot.outreach import ChatPacer
-from bot.survey.port import DeliveryUnknown, OutgoingMessage, RecipientUnreachable, RetryLater
+from bot.messaging import DeliveryUnknown, OutgoingMessage, RecipientUnreachable, RetryLater
+from bot.outreach.dispatch import ChatPacer
+from bot.telegram.messenger import TelegramMessenger
 
 
 class FailingBot:

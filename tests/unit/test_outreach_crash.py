@@ -22,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.api.ingest import sync_configured_touchpoints
 from bot.config import Settings
-from bot.ingest import sync_configured_touchpoints
-from bot.outreach import schedule_survey
+from bot.outreach.dispatch import schedule_survey
 from storage import customers, events, touchpoints
 from storage.db import Database
 
@@ -44,7 +44,7 @@ DISPATCHER = """
 import asyncio, json, os, signal, sys
 from datetime import timedelta
 from bot.config import Settings
-from bot.outreach import Outreach
+from bot.outreach.dispatch import Outreach
 from storage.db import Database, utcnow
 
 async def main(db_path, log_path, offset_minutes, mode):

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from bot.api.ingest import sync_configured_touchpoints
 from bot.config import Settings
-from bot.ingest import sync_configured_touchpoints
-from bot.outreach import schedule_survey
+from bot.outreach.dispatch import schedule_survey
 from storage import customers, events, surveys, touchpoints
 from storage.db import Database
 from storage.models import Customer

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.api.ingest import sync_configured_touchpoints
 from bot.config import Settings
-from bot.ingest import sync_configured_touchpoints
-from bot.outreach import Outreach
-from bot.recovery import Recovery, severity_of
+from bot.outreach.dispatch import Outreach
+from bot.recovery.alerts import Recovery, severity_of
 from storage import alerts, answers, customers, surveys, touchpoints
 from storage.db import Database
 from tests.unit.test_survey_engine import Inbox

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from bot.config import Settings
-from bot.digest import digest_text, due_digest, mark_sent
 from bot.reports.charts import Chart
 from bot.reports.common import ReportError, Scope, parse_scope
 from bot.reports.customer import build_customer, render_customer
+from bot.reports.digest import digest_text, due_digest, mark_sent
 from bot.reports.drivers import build_drivers, correlation, render_drivers
 from bot.reports.journey import build_journey, render_journey
 from bot.reports.periods import PeriodError, parse_period
@@ -635,7 +635,7 @@ def test_numbers_read_well_on_a_phone() -> None:
 
 
 def test_long_reports_are_split_on_line_breaks() -> None:
-    from bot.handlers.staff import split_message
+    from bot.telegram.staff import split_message
 
     lines = [f"<b>line {i}</b> " + "x" * 90 for i in range(100)]
     chunks = split_message("\n".join(lines), limit=1000)

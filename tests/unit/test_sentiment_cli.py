@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import sentiment
-from bot.cli import main
+from bot.cli.main import main
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot.cli import main as cli
+from bot.cli.main import main as cli
 from storage import answers, customers, touchpoints
 from storage.db import Database, SchemaError, _migrations, _split_sql, latest_version
 from storage.models import TouchpointSpec

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
+from bot.api.ingest import sync_configured_touchpoints
 from bot.config import Settings
-from bot.ingest import sync_configured_touchpoints
-from bot.outreach import Outreach, schedule_survey
-from bot.survey.engine import SurveyEngine
-from bot.survey.port import (
+from bot.conversation.engine import SurveyEngine
+from bot.messaging import (
     Button,
     DeliveryUnknown,
     IncomingPress,
@@ -23,6 +22,7 @@ from bot.survey.port import (
     RecipientUnreachable,
     Sender,
 )
+from bot.outreach.dispatch import Outreach, schedule_survey
 from sentiment import Analysis, ClassificationError
 from storage import alerts, answers, customers, events, surveys, touchpoints
 from storage.db import Database
@@ -243,7 +243,7 @@ async def test_model_failure_keeps_the_answer_and_the_dialogue_goes_on(world: Wo
     stored = await answers.answers_for_survey(world.db, survey.id)
     assert [a.analysis_state for a in stored] == ["failed", "failed"]
     world.classifier.fail = False
-    from bot.analysis import retry_pending
+    from bot.conversation.analysis import retry_pending
 
     assert await retry_pending(world.db, world.classifier) == 2
     assert all(a.analysis_state == "done" for a in await answers.answers_for_survey(world.db, survey.id))
@@ -330,7 +330,7 @@ async def test_non_text_leaves_the_survey_where_it_was(world: World) -> None:
 
 
 async def test_reanalyse_reads_what_the_model_missed(world: World) -> None:
-    from bot.analysis import reanalyse_all
+    from bot.conversation.analysis import reanalyse_all
 
     customer = await world.customer(17)
     world.classifier.fail = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.survey.understanding import find_rating, read_message, read_yes_no
+from bot.conversation.understanding import find_rating, read_message, read_yes_no
 
 
 @pytest.mark.parametrize(

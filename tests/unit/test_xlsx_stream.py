@@ -7,7 +7,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from bot.xlsx_stream import XlsxStreamWriter, column_letter
+from bot.reports.xlsx_stream import XlsxStreamWriter, column_letter
 
 
 def test_values_types_and_awkward_text_survive(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""/alerts: the open-alert queue, oldest first, as the same cards bot.recovery posts to team chats.
+"""/alerts: the open-alert queue, oldest first, as the same cards bot.recovery.alerts posts to team chats.
 
 Same text, same [Acknowledge / Resolve] buttons and callback data, so presses are handled by recovery's
 callback handler whichever message they come from.
@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.recovery import alert_buttons, render_card
-from bot.survey.port import Button
+from bot.messaging import Button
+from bot.recovery.alerts import alert_buttons, render_card
 from storage import alerts as alert_repo
 from storage.db import Database
 

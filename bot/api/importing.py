@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from bot import ingest
-from bot.api_models import CustomerIn, EventIn, field_errors
+from bot.api import ingest
+from bot.api.models import CustomerIn, EventIn, field_errors
 from bot.config import Settings
 from storage.db import Database
 

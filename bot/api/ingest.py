@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.api_models import CustomerIn, EventIn, EventReason, EventResult, FieldError, SurveyOut
+from bot.accounts.links import LinkError, deep_link, make_start_payload, verify_start_payload
+from bot.accounts.qr import qr_png
+from bot.api.models import CustomerIn, EventIn, EventReason, EventResult, FieldError, SurveyOut
 from bot.config import Settings
-from bot.links import LinkError, deep_link, make_start_payload, verify_start_payload
-from bot.qr import qr_png
 from storage import customers as customer_repo
 from storage import events as event_repo
 from storage import surveys as survey_repo
@@ -205,7 +205,7 @@ async def _record_and_schedule(
     db: Database, settings: Settings, item: _Pending, customer: Customer, customer_created: bool
 ) -> tuple[EventResult, int | None]:
     """The event's result, and the id of a survey whose status must still be looked up."""
-    from bot.outreach import schedule_survey
+    from bot.outreach.dispatch import schedule_survey
 
     event = item.event
     stored, created = await event_repo.record_event(

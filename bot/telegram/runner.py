@@ -14,8 +14,8 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bot.app import MomentoApplication, build_application
 from bot.config import ConfigError, Settings
+from bot.telegram.app import MomentoApplication, build_application
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
     SQLite and sockets), the standard loop elsewhere (Windows). A busy port is one clear line."""
     import click
 
-    from bot.server import ListenError
+    from bot.api.server import ListenError
 
     runner: Callable[[Coroutine[Any, Any, None]], None] = asyncio.run
     try:
@@ -109,8 +109,8 @@ async def serve(
     Start-up and shut-down follow PTB's own run_polling/run_webhook order (initialize, post_init, start;
     stop, post_stop, shutdown, post_shutdown), so the composition root's hooks behave exactly as there.
     """
-    from bot.server import create_app, serving
-    from bot.services import services
+    from bot.api.server import create_app, serving
+    from bot.telegram.services import services
 
     await application.initialize()
     try:

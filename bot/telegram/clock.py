@@ -8,12 +8,12 @@ from typing import Any
 
 from telegram.ext import Application, ContextTypes
 
-from bot.analysis import retry_pending
-from bot.handlers.messenger import TelegramMessenger
-from bot.outreach import ChatPacer, Outreach
-from bot.recovery import Recovery
-from bot.services import services
-from bot.survey.engine import SurveyEngine
+from bot.conversation.analysis import retry_pending
+from bot.conversation.engine import SurveyEngine
+from bot.outreach.dispatch import ChatPacer, Outreach
+from bot.recovery.alerts import Recovery
+from bot.telegram.messenger import TelegramMessenger
+from bot.telegram.services import services
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from telegram import Update
 from telegram.constants import ChatAction
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot.exporting import ExportError, export_answers, parse_export_request
-from bot.handlers.common import user_language
-from bot.handlers.staff import staff_command
 from bot.i18n import Catalogue, translate
-from bot.services import services
+from bot.reports.exports import ExportError, export_answers, parse_export_request
+from bot.telegram.common import user_language
+from bot.telegram.services import services
+from bot.telegram.staff import staff_command
 from storage import audit
 from storage import staff as staff_repo
 from storage.db import utcnow

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.config import Settings
-from bot.survey.port import Button, OutgoingMessage
-from bot.survey.scripts import phrase, script_text, touchpoint_label
+from bot.conversation.scripts import phrase, script_text, touchpoint_label
+from bot.messaging import Button, OutgoingMessage
 from storage.models import Customer, Survey
 
 Buttons = tuple[tuple[Button, ...], ...]

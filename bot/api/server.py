@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from bot import ingest
-from bot.api_models import (
+from bot.api import ingest
+from bot.api.models import (
     CustomerIn,
     CustomerOut,
     ErrorResponse,

@@ -12,7 +12,7 @@ import click
 @click.pass_context
 def reanalyse_command(ctx: click.Context) -> None:
     """Classify stored answers that are unanalysed, failed, or read by an older model."""
-    from bot.analysis import reanalyse_all
+    from bot.conversation.analysis import reanalyse_all
     from sentiment import open_classifier
     from storage.db import Database
 

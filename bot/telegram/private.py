@@ -22,11 +22,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers.conversation import engine_of
+from bot.accounts.links import LinkError, verify_start_payload
 from bot.i18n import COMMON, Catalogue, pick_language, translate
-from bot.links import LinkError, verify_start_payload
-from bot.services import services
-from bot.survey.port import IncomingPress, IncomingText, Sender
+from bot.messaging import IncomingPress, IncomingText, Sender
+from bot.telegram.clock import engine_of
+from bot.telegram.services import services
 from storage import customers as customer_repo
 from storage.db import utcnow
 

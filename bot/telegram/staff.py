@@ -15,11 +15,11 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from bot import digest
+from bot.accounts.roles import Role, role_of
 from bot.config import Settings
-from bot.handlers.common import user_language
 from bot.i18n import COMMON, pick_language, translate
-from bot.reports.alerts import open_alert_cards
+from bot.recovery.cards import open_alert_cards
+from bot.reports import digest
 from bot.reports.charts import Chart
 from bot.reports.common import Report, ReportError, parse_scope
 from bot.reports.customer import build_customer, render_customer
@@ -29,8 +29,8 @@ from bot.reports.quotes import build_quotes, parse_quote_request, render_quotes
 from bot.reports.segments import build_segments, render_segments
 from bot.reports.summary import build_summary, render_summary
 from bot.reports.texts import REPORTS
-from bot.roles import Role, role_of
-from bot.services import services
+from bot.telegram.common import user_language
+from bot.telegram.services import services
 from storage.db import utcnow
 
 log = logging.getLogger(__name__)

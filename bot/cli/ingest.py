@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from bot.cli import CliState
+    from bot.api.importing import ImportKind, ImportReport
+    from bot.cli.main import CliState
     from bot.config import Settings
-    from bot.importing import ImportKind, ImportReport
 
 SHOWN_ERRORS = 50
 
 
 def _state(ctx: click.Context) -> CliState:
-    from bot.cli import CliState
+    from bot.cli.main import CliState
 
     state = ctx.find_object(CliState)
     if state is None:  # pragma: no cover - click always builds it in main
@@ -27,8 +27,8 @@ def _state(ctx: click.Context) -> CliState:
 
 
 def _import(ctx: click.Context, kind: ImportKind, file: Path, all_or_nothing: bool, dry_run: bool) -> None:
-    from bot.importing import ImportFileError, check_file, import_file
-    from bot.ingest import sync_configured_touchpoints
+    from bot.api.importing import ImportFileError, check_file, import_file
+    from bot.api.ingest import sync_configured_touchpoints
     from storage.db import Database, SchemaError, utcnow
 
     settings = _state(ctx).settings()
@@ -127,7 +127,7 @@ def link_command(
     ctx: click.Context, customer_id: str, qr: Path | None, event_id: str | None, bot_username: str | None
 ) -> None:
     """Print the signed deep link that connects customer CUSTOMER_ID (external id) to the bot."""
-    from bot.ingest import LinkUnavailableError, customer_link
+    from bot.api.ingest import LinkUnavailableError, customer_link
     from storage import customers as customer_repo
     from storage import events as event_repo
     from storage.db import Database, utcnow

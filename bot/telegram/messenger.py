@@ -8,8 +8,8 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
 
-from bot.outreach import ChatPacer
-from bot.survey.port import Button, DeliveryUnknown, OutgoingMessage, RecipientUnreachable, RetryLater
+from bot.messaging import Button, DeliveryUnknown, OutgoingMessage, RecipientUnreachable, RetryLater
+from bot.outreach.dispatch import ChatPacer
 
 
 def keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.analysis import analyse_answers
 from bot.config import Settings
+from bot.conversation import prompts
+from bot.conversation.analysis import analyse_answers
+from bot.conversation.scripts import phrase
+from bot.conversation.understanding import mentions_expectation, read_message, read_yes_no
 from bot.i18n import pick_language
-from bot.outreach import DEFAULT_EXPIRY, invitation_expiry, open_unconfirmed, survey_language
-from bot.recovery import NEGATIVE_EMOTIONS, Recovery, severity_of
-from bot.survey import prompts
-from bot.survey.port import (
+from bot.messaging import (
     DeliveryUnknown,
     IncomingPress,
     IncomingText,
@@ -29,8 +29,8 @@ from bot.survey.port import (
     PressResult,
     Sender,
 )
-from bot.survey.scripts import phrase
-from bot.survey.understanding import mentions_expectation, read_message, read_yes_no
+from bot.outreach.dispatch import DEFAULT_EXPIRY, invitation_expiry, open_unconfirmed, survey_language
+from bot.recovery.alerts import NEGATIVE_EMOTIONS, Recovery, severity_of
 from sentiment import Analysis, Classifier
 from storage import answers as answer_repo
 from storage import customers as customer_repo

@@ -2,9 +2,9 @@
 
 Port (how anything drives it — the PTB handlers, `momento demo`, `momento chat`, tests)::
 
-    from bot.survey import SurveyEngine, Sender, IncomingText, IncomingPress, OutgoingMessage, Messenger
+    from bot.conversation import SurveyEngine, Sender, IncomingText, IncomingPress, OutgoingMessage, Messenger
 
-    class MyMessenger:                      # implements bot.survey.port.Messenger
+    class MyMessenger:                      # implements bot.messaging.Messenger
         async def send(self, message: OutgoingMessage) -> int: ...        # returns a message id
         async def edit(self, chat_id, message_id, text, buttons) -> None: ...
         # raise RecipientUnreachable (blocked, 403), RetryLater(seconds) (429) or DeliveryUnknown (no
@@ -21,8 +21,8 @@ Port (how anything drives it — the PTB handlers, `momento demo`, `momento chat
 
 Outgoing messages (``OutgoingMessage(chat_id, text, buttons)``, HTML, customer text escaped) go to the
 messenger, which also carries recovery alerts to team chats. Invitations and reminders are sent by
-``bot.outreach.Outreach.tick()`` through the same messenger; surveys are planned with
-``bot.outreach.schedule_survey(db, settings, event=..., now=...)``.
+``bot.outreach.dispatch.Outreach.tick()`` through the same messenger; surveys are planned with
+``bot.outreach.dispatch.schedule_survey(db, settings, event=..., now=...)``.
 
 Steps: invitation [Sure / Not now / Don't ask me again] → expectation → experience → rating (buttons 1–5 or
 "4", "4/5", "cuatro", "⭐⭐⭐⭐") → on a negative experience: improvement → callback [Yes / No] → done.
@@ -30,7 +30,7 @@ One message may answer several steps; the engine never re-asks what it already h
 ``surveys`` row (step + JSON state), so a restart resumes at the same step.
 """
 
-from bot.survey.port import (
+from bot.messaging import (
     Button,
     DeliveryUnknown,
     IncomingPress,

@@ -14,12 +14,12 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
 
+from bot.api.ingest import sync_configured_touchpoints
 from bot.config import Settings
-from bot.handlers import admin, common, customer, staff
-from bot.handlers import conversation as conversation_wiring
-from bot.ingest import sync_configured_touchpoints
-from bot.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
-from bot.services import BOT_DATA_KEY, Services, services
+from bot.telegram import admin, common, private, staff
+from bot.telegram import clock as conversation_wiring
+from bot.telegram.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
+from bot.telegram.services import BOT_DATA_KEY, Services, services
 from sentiment import Classifier, open_classifier
 from storage.db import Database
 
@@ -45,7 +45,7 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
         .post_shutdown(_post_shutdown)
     )
     if settings.telegram.mode == "webhook":
-        # Updates arrive through our own HTTP server (bot.server), not PTB's Updater.
+        # Updates arrive through our own HTTP server (bot.api.server), not PTB's Updater.
         builder = builder.updater(None)
     application: MomentoApplication = builder.build()
     application.bot_data["momento.settings"] = settings
@@ -57,7 +57,7 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
 def _register_handlers(application: MomentoApplication) -> None:
     # Feature modules register in order; the catch-all for unknown commands comes last.
     common.register(application)
-    customer.register(application)
+    private.register(application)
     staff.register(application)
     admin.register(application)
     common.register_fallbacks(application)

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.accounts.roles import is_staff
 from bot.config import Settings
 from bot.i18n import Catalogue, translate
-from bot.outreach import schedule_followup
-from bot.roles import is_staff
-from bot.survey.port import Button, Messenger, OutgoingMessage, PressResult
+from bot.messaging import Button, Messenger, OutgoingMessage, PressResult
+from bot.outreach.dispatch import schedule_followup
 from storage import alerts as alert_repo
 from storage import answers as answer_repo
 from storage import customers as customer_repo

@@ -1,7 +1,7 @@
 """Exports of every answer to CSV, XLSX or JSONL: streamed row by row, safe to open in a spreadsheet, audited.
 
 - CSV is UTF-8 with a BOM so Excel shows Spanish accents right.
-- XLSX is streamed into the zip by bot.xlsx_stream (flat memory, ~10× faster than a general writer).
+- XLSX is streamed into the zip by bot.reports.xlsx_stream (flat memory, ~10× faster than a general writer).
 - Text cells starting with = + - @ (or a tab / carriage return) get a leading apostrophe in CSV and XLSX so a
   spreadsheet never runs customer text as a formula. JSONL is data, not a spreadsheet: it keeps the database
   values exactly.
@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from bot.config import Settings
 from bot.reports.periods import Period, PeriodError, looks_like_period, parse_period
-from bot.xlsx_stream import XlsxStreamWriter
+from bot.reports.xlsx_stream import XlsxStreamWriter
 from storage import audit
 from storage import exports as export_queries
 from storage.db import Database

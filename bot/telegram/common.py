@@ -10,9 +10,9 @@ from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
 
+from bot.accounts.roles import is_staff
 from bot.i18n import COMMON, pick_language, translate
-from bot.roles import is_staff
-from bot.services import services
+from bot.telegram.services import services
 
 log = logging.getLogger(__name__)
 

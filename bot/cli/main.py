@@ -12,7 +12,7 @@ import click
 
 from bot.config import ConfigError, Settings, load_settings, resolve_config_path
 
-EXAMPLE_CONFIG = Path(__file__).with_name("config.example.toml")
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
 
 
 class CliState:
@@ -81,7 +81,7 @@ def main(ctx: click.Context, config: str | None, secrets: str | None) -> None:
 @pass_state
 def run(state: CliState, webhook: bool) -> None:
     """Start the bot (long polling unless --webhook or telegram.mode = "webhook")."""
-    from bot import runner
+    from bot.telegram import runner
 
     settings = state.settings()
     try:
@@ -152,21 +152,21 @@ def check_config(state: CliState) -> None:
 def _register_feature_commands() -> None:
     """Commands that live with their features; imported lazily so `momento --help` stays fast."""
     # Each feature module adds its command(s) here with one line.
-    from bot.cli_export import export_command  # light: heavy imports happen when the command runs
+    from bot.cli.export import export_command  # light: heavy imports happen when the command runs
 
     main.add_command(export_command)
-    from bot.cli_ingest import import_group, link_command  # ingest: CSV import and deep links
+    from bot.cli.ingest import import_group, link_command  # ingest: CSV import and deep links
 
     main.add_command(import_group)
     main.add_command(link_command)
-    from bot.cli_demo import chat_command, demo_command  # ingest: the offline demo and `momento chat`
+    from bot.cli.demo import chat_command, demo_command  # ingest: the offline demo and `momento chat`
 
     main.add_command(demo_command)
     main.add_command(chat_command)
-    from bot.cli_reanalyse import reanalyse_command  # conversation: classify unanalysed answers
+    from bot.cli.reanalyse import reanalyse_command  # conversation: classify unanalysed answers
 
     main.add_command(reanalyse_command)
-    from bot.cli_classify import classify_command  # sentiment: classify a CSV/JSONL file
+    from bot.cli.classify import classify_command  # sentiment: classify a CSV/JSONL file
 
     main.add_command(classify_command)
 

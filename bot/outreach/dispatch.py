@@ -22,8 +22,8 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config import Settings, SurveySettings
-from bot.survey import prompts
-from bot.survey.port import DeliveryUnknown, Messenger, RecipientUnreachable, RetryLater
+from bot.conversation import prompts
+from bot.messaging import DeliveryUnknown, Messenger, RecipientUnreachable, RetryLater
 from storage import customers as customer_repo
 from storage import outreach as outreach_repo
 from storage import touchpoints as touchpoint_repo
