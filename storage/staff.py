@@ -1,4 +1,4 @@
-"""Staff and admins added at run time (admins from the config are handled by bot.roles)."""
+"""Staff and admins added at run time (admins from the config are handled by bot.accounts.roles)."""
 
 from __future__ import annotations
 
