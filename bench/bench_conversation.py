@@ -47,9 +47,8 @@ def percentile(values: list[float], share: float) -> float:
 async def run(customers: int, concurrency: int, think: float, workdir: Path) -> dict[str, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from bot.config import Settings
-    from bot.outreach.dispatch import schedule_survey
+    from bot.outreach.scheduling import schedule_survey
     from bot.telegram.app import build_application
-    from bot.telegram.clock import outreach_of
     from bot.telegram.services import services
     from sentiment import ClassifierSettings, open_classifier
     from storage import customers as customer_repo
@@ -83,7 +82,7 @@ async def run(customers: int, concurrency: int, think: float, workdir: Path) -> 
     try:
         db = services(app).db
         noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
-        outreach = outreach_of(app)
+        outreach = services(app).outreach
         outreach.clock = lambda: noon
         touchpoint = await touchpoints.get_touchpoint(db, "delivery")
         assert touchpoint is not None

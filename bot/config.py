@@ -69,6 +69,15 @@ Duration = Annotated[
 ]
 
 
+def known_timezone(value: str) -> str:
+    """*value* if it names an IANA time zone; the settings and the API refuse anything else alike."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Madrid)") from exc
+    return value
+
+
 DEFAULT_CONFIG_PATH = Path("config.toml")
 CONFIG_ENV = "MOMENTO_CONFIG"
 SECRETS_FILE_ENV = "MOMENTO_SECRETS_FILE"
@@ -159,11 +168,7 @@ class SurveySettings(_Section):
     @field_validator("default_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return known_timezone(value)
 
 
 class TouchpointTexts(_Section):

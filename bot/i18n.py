@@ -1,17 +1,55 @@
-"""Language choice and text catalogues: the bot answers in the customer's language (English or Spanish).
+"""Language choice and texts: the bot answers in the customer's language (English or Spanish).
 
-Each feature keeps its own catalogue (a dict of key -> {language: text}) next to its code, so wording
-changes stay local; this module only picks the language and formats safely.
+Every customer- and staff-facing text lives in a gettext catalogue, one per language:
+``bot/locale/<lang>/LC_MESSAGES/momento.po``, made from the template ``bot/locale/momento.pot``. The
+msgids are stable keys named after the feature's catalogue (``card.title``, ``reports.alerts_header``), not
+the English sentences: rewording the English never orphans a translation, and the code names one text the
+same way in every language. The English wording is ``en/…/momento.po``; the template and the other
+catalogues carry it as a translator comment.
+
+A feature names its catalogue once (``CARD = Catalogue("card")``) and asks for texts with
+``translate(CARD, "title", language, id=...)`` or, where a count decides the wording,
+``translate_plural(REPORTS, "alerts_header", n, language, count=...)``. The ``.po`` files are compiled in
+memory when first needed (Babel, no build step), so an edited catalogue is what the next start runs. A
+missing text falls back to English, then to its key, with a warning; a broken placeholder in a translation
+falls back the same way: a text never crashes the bot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import gettext
+import logging
+import re
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 
 from bot.config import SUPPORTED_LANGUAGES
 
-Catalogue = Mapping[str, Mapping[str, str]]
+log = logging.getLogger(__name__)
+
 FALLBACK_LANGUAGE = "en"
+DOMAIN = "momento"
+LOCALE_DIR = Path(__file__).with_name("locale")
+# Only such names are looked up as catalogue directories.
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    """One feature's texts: the namespace its keys are prefixed with in the gettext catalogues."""
+
+    namespace: str
+
+    def msgid(self, key: str) -> str:
+        return f"{self.namespace}.{key}"
+
+
+COMMON = Catalogue("common")
 
 
 def pick_language(*candidates: str | None, default: str = FALLBACK_LANGUAGE) -> str:
@@ -27,84 +65,89 @@ def pick_language(*candidates: str | None, default: str = FALLBACK_LANGUAGE) -> 
     return default if default in SUPPORTED_LANGUAGES else FALLBACK_LANGUAGE
 
 
+def catalogue_path(language: str, locale_dir: Path | None = None) -> Path:
+    return (locale_dir or LOCALE_DIR) / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def catalogue_languages(locale_dir: Path | None = None) -> tuple[str, ...]:
+    """The languages that have a catalogue, sorted."""
+    root = locale_dir or LOCALE_DIR
+    return tuple(sorted(path.parent.parent.name for path in root.glob(f"*/LC_MESSAGES/{DOMAIN}.po")))
+
+
+@functools.cache
+def _compiled(locale_dir: Path, language: str) -> gettext.GNUTranslations | None:
+    """The language's .po compiled in memory; None (logged) when it is missing or unreadable."""
+    path = catalogue_path(language, locale_dir)
+    try:
+        with path.open("rb") as handle:
+            catalogue = read_po(handle, domain=DOMAIN)
+        compiled = BytesIO()
+        write_mo(compiled, catalogue)
+        compiled.seek(0)
+        return gettext.GNUTranslations(compiled)
+    except FileNotFoundError:
+        if language in SUPPORTED_LANGUAGES:
+            log.warning("no text catalogue for %r at %s: using English", language, path)
+        return None
+    except Exception:
+        log.exception("cannot read the text catalogue %s: using English", path)
+        return None
+
+
+def translations(language: str) -> gettext.GNUTranslations | None:
+    """The compiled catalogue of *language* ('es', 'pt_BR'); None for a language without one."""
+    if not _LANGUAGE_CODE.fullmatch(language):
+        return None
+    return _compiled(LOCALE_DIR, language)
+
+
+def reload_catalogues() -> None:
+    """Forget the compiled catalogues (tests, or after editing a .po in a running process)."""
+    _compiled.cache_clear()
+    _warn_missing.cache_clear()
+
+
+@functools.cache
+def _warn_missing(msgid: str, language: str) -> None:
+    log.warning("text %r is missing in the %r catalogue", msgid, language)
+
+
+def _template(msgid: str, language: str, count: int | None) -> str | None:
+    """The language's text for *msgid* (the form *count* takes), or None when it has none."""
+    compiled = translations(language)
+    if compiled is None:
+        return None
+    text = compiled.gettext(msgid) if count is None else compiled.ngettext(msgid, msgid, count)
+    if not text or text == msgid:
+        _warn_missing(msgid, language)
+        return None
+    return text
+
+
+def _render(msgid: str, language: str, count: int | None, values: dict[str, object]) -> str:
+    """The text in *language*, else English, else its key; a broken placeholder also falls back."""
+    for candidate in dict.fromkeys((language, FALLBACK_LANGUAGE)):
+        template = _template(msgid, candidate, count)
+        if template is None:
+            continue
+        if not values:
+            return template
+        try:
+            return template.format(**values)
+        except (KeyError, IndexError, ValueError, AttributeError):
+            log.warning("text %r in %r has a broken placeholder: %r", msgid, candidate, template)
+    return msgid
+
+
 def translate(catalogue: Catalogue, key: str, language: str, /, **values: object) -> str:
     """The text for *key* in *language* (English if missing there), with {placeholders} filled."""
-    variants = catalogue[key]
-    template = variants.get(language) or variants[FALLBACK_LANGUAGE]
-    return template.format(**values) if values else template
+    return _render(catalogue.msgid(key), language, None, values)
 
 
-COMMON: Catalogue = {
-    "welcome": {
-        "en": (
-            "Hi {name}! 👋 I'm Momento, and I help <b>{company}</b> listen to its customers.\n\n"
-            "After a purchase, a delivery or a call I may ask you two or three short questions about how it "
-            "went. You can also just write to me any time: every message is read by the team.\n\n"
-            "Type /help to see what I can do."
-        ),
-        "es": (
-            "¡Hola, {name}! 👋 Soy Momento y ayudo a <b>{company}</b> a escuchar a sus clientes.\n\n"
-            "Después de una compra, una entrega o una llamada puede que te haga dos o tres preguntas breves "
-            "sobre cómo fue. También puedes escribirme cuando quieras: el equipo lee cada mensaje.\n\n"
-            "Escribe /help para ver lo que puedo hacer."
-        ),
-    },
-    "help": {
-        "en": (
-            "Here is what you can do:\n"
-            "/start — start again\n"
-            "/language — change the language (English / Español)\n"
-            "/mydata — get a copy of everything we store about you\n"
-            "/delete — erase your personal data\n"
-            "/stop — stop all surveys\n\n"
-            "Or simply write to me: tell us about any experience with us, good or bad."
-        ),
-        "es": (
-            "Esto es lo que puedes hacer:\n"
-            "/start — empezar de nuevo\n"
-            "/language — cambiar el idioma (English / Español)\n"
-            "/mydata — recibir una copia de todo lo que guardamos sobre ti\n"
-            "/delete — borrar tus datos personales\n"
-            "/stop — no recibir más encuestas\n\n"
-            "O simplemente escríbeme: cuéntanos cualquier experiencia con nosotros, buena o mala."
-        ),
-    },
-    "staff_help": {
-        "en": (
-            "Staff commands:\n"
-            "/summary [touchpoint] [7d|30d|this-month|YYYY-MM-DD..YYYY-MM-DD] [tier] — satisfaction summary\n"
-            "/touchpoints — which touchpoints drive satisfaction\n"
-            "/journey — where the customer journey gets blocked\n"
-            "/segments — results per customer tier\n"
-            "/alerts — open alerts\n"
-            "/customer &lt;id&gt; — one customer's history\n"
-            "/quotes &lt;touchpoint&gt; [sentiment|emotion] — telling verbatims\n"
-            "Admins: /export [csv|xlsx|jsonl] [period] [touchpoint], /staff add|remove|list"
-        ),
-        "es": (
-            "Comandos para el equipo:\n"
-            "/summary [punto de contacto] [7d|30d|this-month|AAAA-MM-DD..AAAA-MM-DD] [segmento] — resumen\n"
-            "/touchpoints — qué puntos de contacto mueven la satisfacción\n"
-            "/journey — dónde se bloquea el recorrido del cliente\n"
-            "/segments — resultados por segmento de cliente\n"
-            "/alerts — alertas abiertas\n"
-            "/customer &lt;id&gt; — historial de un cliente\n"
-            "/quotes &lt;punto de contacto&gt; [sentimiento|emoción] — citas representativas\n"
-            "Administradores: /export [csv|xlsx|jsonl] [periodo] [punto de contacto], /staff add|remove|list"
-        ),
-    },
-    "unknown_command": {
-        "en": "Sorry, I don't know that command. Type /help to see what I can do.",
-        "es": "Lo siento, no conozco ese comando. Escribe /help para ver lo que puedo hacer.",
-    },
-    "internal_error": {
-        "en": "Sorry, something went wrong on our side. Nothing you sent is lost — "
-        "please try again in a moment.",
-        "es": "Lo siento, algo ha fallado por nuestra parte. No se ha perdido nada de lo que enviaste: "
-        "inténtalo de nuevo en un momento.",
-    },
-    "not_allowed": {
-        "en": "Sorry, that is not available.",
-        "es": "Lo siento, eso no está disponible.",
-    },
-}
+def translate_plural(catalogue: Catalogue, key: str, count: int, language: str, /, **values: object) -> str:
+    """The text for *key* in the plural form *count* takes in *language* ('1 rating', '2 ratings').
+
+    *count* only chooses the form; pass the shown number as a placeholder too (formatted for the language).
+    """
+    return _render(catalogue.msgid(key), language, count, values)

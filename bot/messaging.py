@@ -1,11 +1,15 @@
-"""The engine's port: plain dataclasses in and out, so Telegram, the offline demo and `momento chat` drive
-the same dialogue (see the package docstring)."""
+"""What every room sends and receives: messages and buttons, the messenger port, the callback-data codec.
+
+Telegram, the offline demo and `momento chat` all drive the dialogue, outreach and recovery through these
+dataclasses, so none of those rooms imports ``telegram``.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol, cast, get_args
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +89,76 @@ class Messenger(Protocol):
     ) -> None:
         """Replace a sent message's buttons, and its text unless *text* is None."""
         ...
+
+
+# -- callback data ----------------------------------------------------------------------------------------
+# The one codec for what buttons carry (Telegram allows 64 bytes). Everything that builds or reads a button's
+# data goes through here, so a forged or garbled press is refused in one place: ids are plain ASCII digits
+# that fit SQLite's 64-bit integers, actions come from closed sets.
+
+SurveyAction = Literal["yes", "later", "never", "r1", "r2", "r3", "r4", "r5", "cb1", "cb0"]
+AlertActionName = Literal["ack", "res"]
+AccountActionName = Literal["fb", "lang", "stop", "del"]
+SURVEY_ACTIONS: frozenset[str] = frozenset(get_args(SurveyAction))
+_ID = re.compile(r"[1-9][0-9]{0,17}")  # at most 18 digits: always below 2**63
+_ACCOUNT_VALUES: dict[str, frozenset[str]] = {
+    "fb": frozenset({""}),
+    "lang": frozenset({"en", "es"}),
+    "stop": frozenset({"yes", "no"}),
+    "del": frozenset({"yes", "no"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyPress:
+    """A customer's answer button on one survey ("sv:<survey id>:<action>")."""
+
+    survey_id: int
+    action: SurveyAction
+
+
+@dataclass(frozen=True, slots=True)
+class AlertPress:
+    """A staff button on an alert card ("al:<alert id>:<action>")."""
+
+    alert_id: int
+    action: AlertActionName
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPress:
+    """A customer's own settings button ("cx:<action>[:<value>]"): feedback, language, stop, delete."""
+
+    action: AccountActionName
+    value: str = ""
+
+
+ButtonPress = SurveyPress | AlertPress | AccountPress
+
+
+def encode(press: ButtonPress) -> str:
+    if isinstance(press, SurveyPress):
+        return f"sv:{press.survey_id}:{press.action}"
+    if isinstance(press, AlertPress):
+        return f"al:{press.alert_id}:{press.action}"
+    return f"cx:{press.action}:{press.value}" if press.value else f"cx:{press.action}"
+
+
+def decode(data: str | None) -> ButtonPress | None:
+    """The press a button's data stands for, or None for anything we did not write ourselves."""
+    if not data or len(data.encode("utf-8", "surrogatepass")) > 64:
+        return None
+    parts = data.split(":")
+    if parts[0] == "sv" and len(parts) == 3 and _ID.fullmatch(parts[1]) and parts[2] in SURVEY_ACTIONS:
+        return SurveyPress(int(parts[1]), cast(SurveyAction, parts[2]))
+    if parts[0] == "al" and len(parts) == 3 and _ID.fullmatch(parts[1]) and parts[2] in ("ack", "res"):
+        return AlertPress(int(parts[1]), cast(AlertActionName, parts[2]))
+    if parts[0] == "cx" and 2 <= len(parts) <= 3 and parts[1] in _ACCOUNT_VALUES:
+        value = parts[2] if len(parts) == 3 else ""
+        if value in _ACCOUNT_VALUES[parts[1]]:
+            return AccountPress(cast(AccountActionName, parts[1]), value)
+    return None
+
+
+def button(text: str, press: ButtonPress) -> Button:
+    return Button(text, encode(press))

@@ -18,7 +18,7 @@ from sentiment import load_model
 from sentiment.analysis import SyncModel
 from sentiment.datasets import READERS, Example, load
 from sentiment.metrics import accuracy, macro_f1
-from sentiment.settings import ClassifierSettings
+from sentiment.settings import ClassifierSettings, load_classifier_settings
 
 BATCH = 256
 
@@ -60,7 +60,11 @@ def evaluate_set(model: SyncModel, examples: list[Example]) -> list[tuple[str, i
 @click.option("--split", type=click.Choice(["dev", "test"]), default="test", show_default=True)
 @click.option("--sets", default=",".join(READERS), show_default=True, help="Comma-separated data sets.")
 @click.option(
-    "--config", "config", type=click.Path(dir_okay=False), default=None, help="Momento config file."
+    "--config",
+    "config",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Momento config file: its [sentiment] table (and MOMENTO_SENTIMENT__* variables) choose the model.",
 )
 @click.option("--heads", default=None, help="Heads file of the offline default (default: the shipped one).")
 @click.option("--adapter", default=None, help='Encoder LoRA adapter (default: the shipped one), or "none".')
@@ -83,11 +87,7 @@ def main(
     runtime: str | None,
 ) -> None:
     """Print accuracy and macro-F1 per data set, task and language."""
-    settings = ClassifierSettings()
-    if config:
-        from bot.config import load_settings
-
-        settings = load_settings(config).sentiment
+    settings = load_classifier_settings(config) if config else ClassifierSettings()
     overrides: dict[str, object] = {}
     if heads:
         overrides["heads_path"] = heads

@@ -17,12 +17,12 @@ import click
 import numpy as np
 
 from sentiment.adapter import DEFAULT_ADAPTER_PATH, add_lora, save_adapter
-from sentiment.datasets import EVALUATION_ONLY, TRAINABLE, Example, load
+from sentiment.datasets import EVALUATION_ONLY, Example, load
 from sentiment.default_model import heads_input
 from sentiment.encoder import default_encoder_path
 from sentiment.labels import EMOTIONS, SENTIMENTS
 from sentiment.metrics import macro_f1
-from sentiment.train import augment, source_weights, trainable_sources, weights_option
+from sentiment.train import augment, source_options
 
 # Relative weight of each source per example: our CX answers matter most, GoEmotions is the bulk.
 SOURCE_WEIGHT = {"cx_en": 4.0, "cx_es": 4.0, "goemotions": 1.0, "uci": 1.0, "xed_es": 0.5}
@@ -151,14 +151,13 @@ def _evaluate(tuner: _Tuner, data_dir: Path, names: list[str], limit: int) -> di
 )
 @click.option("--seed", default=13, show_default=True)
 @click.option("--threads", default=2, show_default=True)
-@click.option("--sources", default=",".join(TRAINABLE), show_default=True)
+@source_options(SOURCE_WEIGHT)
 @click.option(
     "--xed-sentiment/--no-xed-sentiment",
     default=False,
     show_default=True,
     help="Also learn XED-es polarity (from its emotions; it has no neutral rows).",
 )
-@weights_option
 @click.option("--eval-limit", default=1000, show_default=True, help="Dev rows per set for progress reports.")
 def main(
     data_dir: Path,
@@ -172,20 +171,18 @@ def main(
     goemotions_limit: int,
     seed: int,
     threads: int,
-    sources: str,
+    sources: list[str],
+    source_weight: dict[str, float],
     xed_sentiment: bool,
-    weight_overrides: str,
     eval_limit: int,
 ) -> None:
     """Train the LoRA adapter on the train splits and write it; dev scores come from temporary heads."""
     import torch
 
-    names = trainable_sources(sources)
-    source_weight = source_weights(SOURCE_WEIGHT, weight_overrides)
     torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     rng = random.Random(seed)
-    train = _training_set(data_dir, names, goemotions_limit, seed, xed_sentiment)
+    train = _training_set(data_dir, sources, goemotions_limit, seed, xed_sentiment)
     tuner = _Tuner(rank, alpha, seed, max_tokens)
     lora_params, head_params = tuner.parameters()
     optimiser = torch.optim.AdamW(
@@ -229,7 +226,7 @@ def main(
             if step % 100 == 0:
                 rate = step * batch_size / (time.monotonic() - started)
                 click.echo(f"step {step}/{total} loss {loss.item():.3f} ({rate:.0f} examples/s)")
-        scores = _evaluate(tuner, data_dir, [*names, *EVALUATION_ONLY], eval_limit)
+        scores = _evaluate(tuner, data_dir, [*sources, *EVALUATION_ONLY], eval_limit)
         click.echo(f"epoch {epoch + 1}: " + "  ".join(f"{k} {v:.3f}" for k, v in scores.items()))
     down, up, scale = tuner.adapter()
     save_adapter(out, down, up, scale)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-from sentiment.morphology import english_form
+from sentiment.morphology import english_form, plain
 
 _SPANISH_HINTS_TEXT = """
 que de la el los las y en un una por con para es muy pero no sí si lo le se su al del más todo bien
@@ -31,12 +31,6 @@ service staff room store call support never nothing everything
 """
 _ENGLISH_HINTS = frozenset(_ENGLISH_HINTS_TEXT.split())
 _WORD = re.compile(r"[\w']+", re.UNICODE)
-
-
-def plain(text: str) -> str:
-    """Lower case without accents: how glossary keys are written and matched."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def guess_language(text: str) -> str:

@@ -9,6 +9,7 @@ in the English past, so "no contestaron" reads "not answered". Input is plain: l
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -16,6 +17,12 @@ from pathlib import Path
 VERBS_PATH = Path(__file__).resolve().parent / "data" / "verbs_es_en.tsv"
 
 _AR, _ER_IR = ("ar",), ("er", "ir")
+
+
+def plain(text: str) -> str:
+    """Lower case without accents: how glossary keys are written and matched."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _each(endings: str, classes: tuple[str, ...], tense: str) -> list[tuple[str, tuple[str, ...], str]]:
@@ -149,8 +156,6 @@ def _gerund(base: str) -> str:
 
 @cache
 def _verbs() -> dict[str, tuple[str, str]]:
-    from sentiment.language import plain
-
     verbs: dict[str, tuple[str, str]] = {}
     for line in VERBS_PATH.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):

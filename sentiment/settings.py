@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# The bot's settings read this section from the config file's [sentiment] table and from these variables.
+CONFIG_SECTION = "sentiment"
+ENV_PREFIX = "MOMENTO_SENTIMENT__"
 
 
 class ClassifierSettings(BaseModel):
@@ -32,3 +39,15 @@ class ClassifierSettings(BaseModel):
     # LoRA adapter merged into the encoder; empty means the one shipped in sentiment/weights/adapter.npz
     # (with the default encoder only), "none" runs the plain encoder. Heads must be trained on the same one.
     adapter_path: str | None = None
+
+
+def load_classifier_settings(config_path: str | Path) -> ClassifierSettings:
+    """The classifier settings a Momento config file gives the bot: its [sentiment] table, overlaid by
+    ``MOMENTO_SENTIMENT__<FIELD>`` variables (which win, as in the bot). The other tables are not read."""
+    data: dict[str, Any] = dict(
+        tomllib.loads(Path(config_path).read_text(encoding="utf-8")).get(CONFIG_SECTION, {})
+    )
+    for name, value in os.environ.items():
+        if name.upper().startswith(ENV_PREFIX):
+            data[name[len(ENV_PREFIX) :].lower()] = value
+    return ClassifierSettings.model_validate(data)

@@ -12,9 +12,10 @@ import hashlib
 import random
 import tempfile
 import unicodedata
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import numpy as np
@@ -86,13 +87,30 @@ def source_weights(defaults: dict[str, float], overrides: str) -> dict[str, floa
     return weights
 
 
-# --weights for both training steps; source_weights() applies what it holds.
-weights_option = click.option(
-    "--weights",
-    "weight_overrides",
-    default="",
-    help="Per-source loss weights replacing the defaults, e.g. cx_en=5,goemotions=1.",
-)
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def source_options(defaults: dict[str, float]) -> Callable[[_Command], _Command]:
+    """--sources and --weights, the same for both training steps: the command gets the checked source
+    names and each source's loss weight (*defaults*, with --weights applied), and a bad one is refused
+    while the arguments are read, before any work."""
+
+    def add(command: _Command) -> _Command:
+        command = click.option(
+            "--weights",
+            "source_weight",
+            default="",
+            help="Per-source loss weights replacing the defaults, e.g. cx_en=5,goemotions=1.",
+            callback=lambda _ctx, _param, value: source_weights(defaults, value),
+        )(command)
+        return click.option(
+            "--sources",
+            default=",".join(TRAINABLE),
+            show_default=True,
+            callback=lambda _ctx, _param, value: trainable_sources(value),
+        )(command)
+
+    return add
 
 
 class EmbeddingCache:
@@ -229,8 +247,7 @@ SOURCE_WEIGHT = {"cx_en": 10.0, "cx_es": 10.0, "goemotions": 1.0, "uci": 2.0, "x
 @click.option("--copies", default=2, show_default=True, help="Augmented variants per CX answer.")
 @click.option("--seed", default=13, show_default=True)
 @click.option("--members", default=5, show_default=True, help="Ensemble size (seeds seed, seed+1, ...).")
-@click.option("--sources", default=",".join(TRAINABLE), show_default=True)
-@weights_option
+@source_options(SOURCE_WEIGHT)
 @click.option(
     "--adapter",
     "adapter_path",
@@ -249,20 +266,18 @@ def main(
     copies: int,
     seed: int,
     members: int,
-    sources: str,
-    weight_overrides: str,
+    sources: list[str],
+    source_weight: dict[str, float],
     adapter_path: str,
 ) -> None:
     """Train sentiment and emotion heads on the train splits, report dev, write the weights."""
-    names = trainable_sources(sources)
-    source_weight = source_weights(SOURCE_WEIGHT, weight_overrides)
     layer_ids = tuple(int(i) for i in layers.split(","))
     adapter = adapter_at(adapter_path)
     encoder = MiniLMEncoder(runtime="onnx", cache_dir=encoder_cache.expanduser(), adapter=adapter)
     cache = EmbeddingCache(encoder, cache_dir)
     train: list[Example] = []
     weights: list[float] = []
-    for name in names:
+    for name in sources:
         examples = load(name, data_dir, "train")
         if name.startswith("cx_"):
             examples = augment(examples, copies, seed)
@@ -284,7 +299,7 @@ def main(
     replace(heads, adapter=adapter.digest if adapter else "").save(out)
     heads = Heads.load(out)
     click.echo(f"wrote {out} ({out.stat().st_size // 1024} KiB, version {heads.version})")
-    for name in [*names, *EVALUATION_ONLY]:
+    for name in [*sources, *EVALUATION_ONLY]:
         dev = load(name, data_dir, "dev")
         if dev:
             result = score(heads, cache.features(dev, layer_ids), dev)

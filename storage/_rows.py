@@ -1,16 +1,18 @@
-"""Row -> model conversion shared by the repositories (one place that knows column encodings)."""
+"""Row -> model conversion for the repositories and report queries (one place that knows column encodings)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
-from typing import Any, cast
+from operator import itemgetter
+from typing import Any, TypeVar, cast, get_type_hints
 
 import aiosqlite
 
-from storage.db import from_db_time
+from storage.db import from_db_time, to_db_time
 from storage.models import (
     Alert,
     AnalysisRecord,
@@ -24,6 +26,7 @@ from storage.models import (
 )
 
 Row = sqlite3.Row
+M = TypeVar("M")
 Params = Sequence[Any] | dict[str, Any]
 
 
@@ -47,6 +50,21 @@ async def changed(conn: aiosqlite.Connection, sql: str, params: Params = ()) -> 
         return cursor.rowcount
 
 
+def conditions(*filters: tuple[str, Any]) -> tuple[list[str], list[Any]]:
+    """The ``column = ?``-style conditions of the filters given a value, and their parameters in order.
+
+    None leaves a filter out (it means "any", never "IS NULL"), so a report or export with optional
+    filters states them once as a table; a datetime is bound as the UTC text the columns store.
+    """
+    clauses: list[str] = []
+    params: list[Any] = []
+    for clause, value in filters:
+        if value is not None:
+            clauses.append(clause)
+            params.append(to_db_time(value) if isinstance(value, datetime) else value)
+    return clauses, params
+
+
 def dumps(value: Mapping[str, Any] | None) -> str:
     """Compact JSON that keeps non-ASCII text readable (Spanish answers, names)."""
     return json.dumps(dict(value or {}), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
@@ -59,129 +77,65 @@ def loads(value: str | None) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def _time(value: str | None) -> datetime | None:
-    return from_db_time(value)
-
-
 def _required_time(value: str) -> datetime:
     moment = from_db_time(value)
     assert moment is not None
     return moment
 
 
-def customer(row: Row) -> Customer:
-    return Customer(
-        id=row["id"],
-        external_id=row["external_id"],
-        telegram_user_id=row["telegram_user_id"],
-        telegram_chat_id=row["telegram_chat_id"],
-        display_name=row["display_name"],
-        language=row["language"],
-        timezone=row["timezone"],
-        tier=row["tier"],
-        consent=row["consent"],
-        opted_out_at=_time(row["opted_out_at"]),
-        unreachable_at=_time(row["unreachable_at"]),
-        erased_at=_time(row["erased_at"]),
-        created_at=_required_time(row["created_at"]),
-        updated_at=_required_time(row["updated_at"]),
-    )
+def _names(value: str | None) -> dict[str, str]:
+    return {str(k): str(v) for k, v in loads(value).items()}
 
 
-def touchpoint(row: Row) -> Touchpoint:
-    return Touchpoint(
-        id=row["id"],
-        key=row["key"],
-        names={str(k): str(v) for k, v in loads(row["names"]).items()},
-        kind=row["kind"],
-        stage=row["stage"],
-        weight=row["weight"],
-        channel=row["channel"],
-        active=bool(row["active"]),
-        updated_at=_required_time(row["updated_at"]),
-    )
+# How the schema stores a field of each type (see 0001_initial.sql): what reading a column undoes.
+_STORED_AS: dict[object, Callable[[Any], Any]] = {
+    datetime: _required_time,  # UTC text
+    datetime | None: from_db_time,
+    bool: bool,  # 0/1
+    dict[str, Any]: loads,  # JSON objects
+    dict[str, float]: loads,
+    dict[str, str]: _names,
+}
 
 
-def event(row: Row) -> TouchpointEvent:
-    return TouchpointEvent(
-        id=row["id"],
-        external_id=row["external_id"],
-        customer_id=row["customer_id"],
-        touchpoint_id=row["touchpoint_id"],
-        occurred_at=_required_time(row["occurred_at"]),
-        attributes=loads(row["attributes"]),
-        amount=row["amount"],
-        received_at=_required_time(row["received_at"]),
-    )
+def mapper(
+    model: type[M], *, prefix: str = "", joined: tuple[str, ...] = (), **decoders: Callable[[Any], Any]
+) -> Callable[..., M]:
+    """Row -> *model* for a row whose columns are named like the model's fields (after *prefix*): a table's
+    own columns, or a report query's aliases.
+
+    Each column is decoded by its field's type (_STORED_AS), so a new column is one field in the model;
+    *decoders* name the exceptions (an int field filled by a float TOTAL). The *joined* fields (the last
+    ones) are not columns of the row: the caller passes them after it. One itemgetter reads the columns and
+    the model is built positionally: cheaper per row than one keyword argument per field.
+    """
+    names = [f.name for f in fields(cast(Any, model))]
+    columns = names[: len(names) - len(joined)]
+    assert tuple(names[len(columns) :]) == joined, f"{model.__name__}: joined fields must come last"
+    assert len(columns) > 1, "itemgetter of one column returns the bare value, not a tuple"
+    assert not set(decoders) - set(columns), f"{model.__name__} has no column {sorted(decoders)}"
+    types = get_type_hints(model)
+    read = itemgetter(*(prefix + name for name in columns))
+    decode = [
+        (i, decoder)
+        for i, name in enumerate(columns)
+        if (decoder := decoders.get(name) or _STORED_AS.get(types[name])) is not None
+    ]
+
+    def build(row: Row, *joined_values: Any) -> M:
+        values = list(read(row))
+        for i, decoder in decode:
+            values[i] = decoder(values[i])
+        return model(*values, *joined_values)
+
+    return build
 
 
-def survey(row: Row) -> Survey:
-    return Survey(
-        id=row["id"],
-        customer_id=row["customer_id"],
-        event_id=row["event_id"],
-        touchpoint_id=row["touchpoint_id"],
-        kind=row["kind"],
-        status=row["status"],
-        skip_reason=row["skip_reason"],
-        step=row["step"],
-        state=loads(row["state"]),
-        language=row["language"],
-        scheduled_at=_required_time(row["scheduled_at"]),
-        claimed_at=_time(row["claimed_at"]),
-        invited_at=_time(row["invited_at"]),
-        invitation_message_id=row["invitation_message_id"],
-        reminded_at=_time(row["reminded_at"]),
-        started_at=_time(row["started_at"]),
-        completed_at=_time(row["completed_at"]),
-        expires_at=_time(row["expires_at"]),
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        created_at=_required_time(row["created_at"]),
-        sending_at=_time(row["sending_at"]),
-    )
-
-
-def analysis(row: Row, prefix: str = "") -> AnalysisRecord:
-    return AnalysisRecord(
-        id=row[prefix + "id"],
-        answer_id=row[prefix + "answer_id"],
-        model_id=row[prefix + "model_id"],
-        model_version=row[prefix + "model_version"],
-        sentiment=row[prefix + "sentiment"],
-        sentiment_scores=cast(dict[str, float], loads(row[prefix + "sentiment_scores"])),
-        sentiment_score=row[prefix + "sentiment_score"],
-        emotion=row[prefix + "emotion"],
-        emotion_scores=cast(dict[str, float], loads(row[prefix + "emotion_scores"])),
-        analysed_at=_required_time(row[prefix + "analysed_at"]),
-    )
-
-
-def answer(row: Row, *, with_analysis: bool = False) -> Answer:
-    """With *with_analysis*, the row carries the current analysis' columns prefixed ``an_``."""
-    current = None
-    if with_analysis and row["an_id"] is not None:
-        current = analysis(row, "an_")
-    return Answer(
-        id=row["id"],
-        survey_id=row["survey_id"],
-        customer_id=row["customer_id"],
-        touchpoint_id=row["touchpoint_id"],
-        question=row["question"],
-        text=row["text"],
-        rating=row["rating"],
-        language=row["language"],
-        truncated=bool(row["truncated"]),
-        chat_id=row["chat_id"],
-        message_id=row["message_id"],
-        received_at=_required_time(row["received_at"]),
-        edited_at=_time(row["edited_at"]),
-        analysis_state=row["analysis_state"],
-        analysis_attempts=row["analysis_attempts"],
-        current_analysis_id=row["current_analysis_id"],
-        analysis=current,
-    )
-
+customer = mapper(Customer)
+touchpoint = mapper(Touchpoint)
+event = mapper(TouchpointEvent)
+survey = mapper(Survey)
+analysis = mapper(AnalysisRecord)
 
 ANSWER_WITH_ANALYSIS = """
     SELECT a.*, n.id AS an_id, n.answer_id AS an_answer_id, n.model_id AS an_model_id,
@@ -190,46 +144,17 @@ ANSWER_WITH_ANALYSIS = """
            n.emotion AS an_emotion, n.emotion_scores AS an_emotion_scores, n.analysed_at AS an_analysed_at
     FROM answers AS a LEFT JOIN analyses AS n ON n.id = a.current_analysis_id
 """
+# The current analysis as ANSWER_WITH_ANALYSIS joins it (an_ columns; all NULL when there is none).
+_current_analysis = mapper(AnalysisRecord, prefix="an_")
+_answer = mapper(Answer, joined=("analysis",))
 
 
-def alert(row: Row) -> Alert:
-    return Alert(
-        id=row["id"],
-        survey_id=row["survey_id"],
-        customer_id=row["customer_id"],
-        touchpoint_id=row["touchpoint_id"],
-        reason=row["reason"],
-        severity=row["severity"],
-        status=row["status"],
-        callback_requested=bool(row["callback_requested"]),
-        assignee_user_id=row["assignee_user_id"],
-        notes=row["notes"],
-        posted_chat_id=row["posted_chat_id"],
-        posted_message_id=row["posted_message_id"],
-        posted_at=_time(row["posted_at"]),
-        created_at=_required_time(row["created_at"]),
-        acknowledged_at=_time(row["acknowledged_at"]),
-        resolved_at=_time(row["resolved_at"]),
-        followup_survey_id=row["followup_survey_id"],
-    )
+def answer(row: Row, *, with_analysis: bool = False) -> Answer:
+    """With *with_analysis*, the row comes from ANSWER_WITH_ANALYSIS and carries the current analysis."""
+    current = _current_analysis(row) if with_analysis and row["an_id"] is not None else None
+    return _answer(row, current)
 
 
-def staff_member(row: Row) -> StaffMember:
-    return StaffMember(
-        telegram_user_id=row["telegram_user_id"],
-        role=row["role"],
-        display_name=row["display_name"],
-        added_by=row["added_by"],
-        added_at=_required_time(row["added_at"]),
-    )
-
-
-def audit_entry(row: Row) -> AuditEntry:
-    return AuditEntry(
-        id=row["id"],
-        actor=row["actor"],
-        action=row["action"],
-        subject=row["subject"],
-        details=loads(row["details"]),
-        at=_required_time(row["at"]),
-    )
+alert = mapper(Alert)
+staff_member = mapper(StaffMember)
+audit_entry = mapper(AuditEntry)

@@ -65,6 +65,14 @@ async def record_answer(
     return _rows.answer(existing), False
 
 
+async def message_seen(db: Database, chat_id: int, message_id: int) -> bool:
+    """Did answers already come from this Telegram message? (an update delivered twice after a restart)"""
+    row = await db.fetch_one(
+        "SELECT 1 FROM answers WHERE chat_id = ? AND message_id = ? LIMIT 1", (chat_id, message_id)
+    )
+    return row is not None
+
+
 async def get_answer(db: Database, answer_id: int) -> Answer | None:
     row = await db.fetch_one(f"{_rows.ANSWER_WITH_ANALYSIS} WHERE a.id = ?", (answer_id,))
     return _rows.answer(row, with_analysis=True) if row else None

@@ -15,13 +15,6 @@ from storage.models import Customer, NotFoundError
 _CHUNK = 500
 
 
-async def _by_id(conn: aiosqlite.Connection, customer_id: int) -> Customer:
-    row = await _rows.one(conn, "SELECT * FROM customers WHERE id = ?", (customer_id,))
-    if row is None:
-        raise NotFoundError(f"customer {customer_id} does not exist")
-    return _rows.customer(row)
-
-
 async def upsert_customer(
     db: Database,
     external_id: str,

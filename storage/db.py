@@ -177,6 +177,8 @@ class Database:
         self._reader = reader
         self._write_lock = asyncio.Lock()
         self._closed = False
+        # Touchpoint id -> key: ids never change meaning (touchpoints are only added), so read each once.
+        self.touchpoint_keys: dict[int, str] = {}
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from storage.db import Database, to_db_time
+from storage import _rows
+from storage.db import Database
 
 # Column order of every export format (CSV header, XLSX first row, JSONL keys).
 EXPORT_COLUMNS: tuple[str, ...] = (
@@ -42,18 +43,19 @@ _SELECT = """
 """
 
 
+async def touchpoint_filter(db: Database, key: str | None) -> int | None:
+    """The touchpoint id to filter an export by: None for every touchpoint; an unknown key gives -1, which
+    matches nothing rather than everything."""
+    if key is None:
+        return None
+    row = await db.fetch_one("SELECT id FROM touchpoints WHERE key = ?", (key,))
+    return int(row[0]) if row else -1
+
+
 def _where(start: datetime | None, end: datetime | None, touchpoint_id: int | None) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if touchpoint_id is not None:
-        clauses.append("a.touchpoint_id = ?")
-        params.append(touchpoint_id)
-    if start is not None:
-        clauses.append("a.received_at >= ?")
-        params.append(to_db_time(start))
-    if end is not None:
-        clauses.append("a.received_at < ?")
-        params.append(to_db_time(end))
+    clauses, params = _rows.conditions(
+        ("a.touchpoint_id = ?", touchpoint_id), ("a.received_at >= ?", start), ("a.received_at < ?", end)
+    )
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 

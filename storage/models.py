@@ -80,14 +80,11 @@ class TouchpointSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class Touchpoint:
+class Touchpoint(TouchpointSpec):
+    """A touchpoint as stored: the spec it was synchronised from, plus the row's own id, whether the config
+    still declares it (``active``) and when it last changed."""
+
     id: int
-    key: str
-    names: dict[str, str]
-    kind: TouchpointKind
-    stage: int
-    weight: float
-    channel: str
     active: bool
     updated_at: datetime
 

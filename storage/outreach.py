@@ -313,11 +313,3 @@ async def close_open_surveys(db: Database, customer_id: int, *, status: str = "d
             (customer_id,),
         )
     return open_count
-
-
-async def message_seen(db: Database, chat_id: int, message_id: int) -> bool:
-    """Did answers already come from this Telegram message? (an update delivered twice after a restart)"""
-    row = await db.fetch_one(
-        "SELECT 1 FROM answers WHERE chat_id = ? AND message_id = ? LIMIT 1", (chat_id, message_id)
-    )
-    return row is not None

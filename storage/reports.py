@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from storage.db import Database, from_db_time, to_db_time
+from storage import _rows
+from storage.db import Database, to_db_time
 
 GroupBy = Literal["touchpoint", "tier"]
 GroupKey = int | str | None
@@ -80,14 +81,12 @@ def _filters(
     tier: str | None,
     tp_column: str,
 ) -> tuple[str, list[Any]]:
-    clauses = [f"{alias_time} >= ?", f"{alias_time} < ?"]
-    params: list[Any] = [to_db_time(start), to_db_time(end)]
-    if touchpoint_id is not None:
-        clauses.append(f"{tp_column} = ?")
-        params.append(touchpoint_id)
-    if tier is not None:
-        clauses.append("c.tier = ?")
-        params.append(tier)
+    clauses, params = _rows.conditions(
+        (f"{alias_time} >= ?", start),
+        (f"{alias_time} < ?", end),
+        (f"{tp_column} = ?", touchpoint_id),
+        ("c.tier = ?", tier),
+    )
     return " AND ".join(clauses), params
 
 
@@ -180,18 +179,12 @@ async def aggregates(
         return groups
     alert_key = _ALERT_GROUP_COLUMNS[group_by]
     alert_join = "JOIN customers AS c ON c.id = al.customer_id" if needs_customer else ""
-    clauses = ["al.status IN ('open', 'acknowledged')"]
-    alert_params: list[Any] = []
-    if touchpoint_id is not None:
-        clauses.append("al.touchpoint_id = ?")
-        alert_params.append(touchpoint_id)
-    if tier is not None:
-        clauses.append("c.tier = ?")
-        alert_params.append(tier)
+    # Open as of now: no time range.
+    clauses, params = _rows.conditions(("al.touchpoint_id = ?", touchpoint_id), ("c.tier = ?", tier))
+    where = " AND ".join(["al.status IN ('open', 'acknowledged')", *clauses])
     rows = await db.fetch_all(
-        f"SELECT {alert_key} AS k, COUNT(*) AS n FROM alerts AS al {alert_join} "
-        f"WHERE {' AND '.join(clauses)} GROUP BY k",
-        alert_params,
+        f"SELECT {alert_key} AS k, COUNT(*) AS n FROM alerts AS al {alert_join} WHERE {where} GROUP BY k",
+        params,
     )
     for row in rows:
         group(row["k"]).open_alerts += int(row["n"])
@@ -251,6 +244,9 @@ class DriverSums:
     sum_xy: float
 
 
+_driver_sums = _rows.mapper(DriverSums)
+
+
 async def driver_sums(db: Database, start: datetime, end: datetime) -> list[DriverSums]:
     """Sums for a correlation of each touchpoint's experience with the customer's overall rating."""
     params = {"start": to_db_time(start), "end": to_db_time(end)}
@@ -269,25 +265,14 @@ async def driver_sums(db: Database, start: datetime, end: datetime) -> list[Driv
               AND a.rating IS NOT NULL
             GROUP BY a.customer_id
         )
-        SELECT experience.tp AS tp, COUNT(*) AS n, TOTAL(x) AS sx, TOTAL(y) AS sy, TOTAL(x * x) AS sxx,
-               TOTAL(y * y) AS syy, TOTAL(x * y) AS sxy
+        SELECT experience.tp AS touchpoint_id, COUNT(*) AS customers, TOTAL(x) AS sum_x, TOTAL(y) AS sum_y,
+               TOTAL(x * x) AS sum_xx, TOTAL(y * y) AS sum_yy, TOTAL(x * y) AS sum_xy
         FROM experience JOIN overall ON overall.cid = experience.cid
         GROUP BY experience.tp
         """,
         params,
     )
-    return [
-        DriverSums(
-            touchpoint_id=int(row["tp"]),
-            customers=int(row["n"]),
-            sum_x=float(row["sx"]),
-            sum_y=float(row["sy"]),
-            sum_xx=float(row["sxx"]),
-            sum_yy=float(row["syy"]),
-            sum_xy=float(row["sxy"]),
-        )
-        for row in rows
-    ]
+    return [_driver_sums(row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,16 +288,24 @@ class OutcomeRow:
     later_amount_sum: float  # spent within the comeback window after the event
 
 
+# TOTAL sums to a float.
+_outcome_row = _rows.mapper(OutcomeRow, came_back=int)
+
+
+def _journey_params(start: datetime, end: datetime, comeback_window: timedelta) -> dict[str, str]:
+    """The range, and the comeback window as the SQLite date modifier that adds it to an event's time."""
+    return {
+        "start": to_db_time(start),
+        "end": to_db_time(end),
+        "window": f"+{int(comeback_window.total_seconds())} seconds",
+    }
+
+
 async def outcomes(
     db: Database, start: datetime, end: datetime, comeback_window: timedelta
 ) -> list[OutcomeRow]:
     """Comeback (a later event of the same customer within the window) and amounts, after a positive and
     after a negative experience (neutral ones say nothing about the difference and are skipped)."""
-    params = {
-        "start": to_db_time(start),
-        "end": to_db_time(end),
-        "window": f"+{int(comeback_window.total_seconds())} seconds",
-    }
     rows = await db.fetch_all(
         """
         WITH surveyed AS (
@@ -334,25 +327,14 @@ async def outcomes(
                 ON l.customer_id = sv.cid AND l.occurred_at > sv.at AND l.occurred_at <= sv.until
             GROUP BY sv.id, sv.sentiment
         )
-        SELECT tp, sentiment, COUNT(*) AS events, TOTAL(came_back) AS came_back,
+        SELECT tp AS touchpoint_id, sentiment, COUNT(*) AS events, TOTAL(came_back) AS came_back,
                COUNT(amount) AS amount_events, TOTAL(amount) AS amount_sum, TOTAL(later) AS later_amount_sum
         FROM followed
         GROUP BY tp, sentiment
         """,
-        params,
+        _journey_params(start, end, comeback_window),
     )
-    return [
-        OutcomeRow(
-            touchpoint_id=int(row["tp"]),
-            sentiment=str(row["sentiment"]),
-            events=int(row["events"]),
-            came_back=int(row["came_back"]),
-            amount_events=int(row["amount_events"]),
-            amount_sum=float(row["amount_sum"]),
-            later_amount_sum=float(row["later_amount_sum"]),
-        )
-        for row in rows
-    ]
+    return [_outcome_row(row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,15 +348,14 @@ class TransitionRow:
     analysed: int  # transitions whose next experience has a sentiment
 
 
+# TOTAL sums to a float.
+_transition_row = _rows.mapper(TransitionRow, turned_negative=int)
+
+
 async def transitions(
     db: Database, start: datetime, end: datetime, comeback_window: timedelta
 ) -> list[TransitionRow]:
     """Consecutive touchpoints per customer for events in range; no next event within the window: drop-out."""
-    params = {
-        "start": to_db_time(start),
-        "end": to_db_time(end),
-        "window": f"+{int(comeback_window.total_seconds())} seconds",
-    }
     rows = await db.fetch_all(
         """
         WITH ordered AS (
@@ -404,26 +385,17 @@ async def transitions(
               AND s.kind = 'touchpoint' AND s.event_id IS NOT NULL
             GROUP BY s.event_id + 0
         )
-        SELECT steps.tp AS tp, steps.next_tp AS next_tp, COUNT(*) AS n,
-               TOTAL(there.negative = 1 AND (here.negative IS NULL OR here.negative = 0)) AS turned,
+        SELECT steps.tp AS from_touchpoint_id, steps.next_tp AS to_touchpoint_id, COUNT(*) AS count,
+               TOTAL(there.negative = 1 AND (here.negative IS NULL OR here.negative = 0)) AS turned_negative,
                COUNT(there.event_id) AS analysed
         FROM steps
         LEFT JOIN feeling AS here ON here.event_id = steps.id
         LEFT JOIN feeling AS there ON there.event_id = steps.next_id
         GROUP BY steps.tp, steps.next_tp
         """,
-        params,
+        _journey_params(start, end, comeback_window),
     )
-    return [
-        TransitionRow(
-            from_touchpoint_id=int(row["tp"]),
-            to_touchpoint_id=None if row["next_tp"] is None else int(row["next_tp"]),
-            count=int(row["n"]),
-            turned_negative=int(row["turned"]),
-            analysed=int(row["analysed"]),
-        )
-        for row in rows
-    ]
+    return [_transition_row(row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +409,10 @@ class Quote:
     emotion: str
     tier: str
     strength: float  # how strongly the answer shows what was asked for (0–1)
+
+
+# json_extract gives an int for a score stored as 1 or 0.
+_quote = _rows.mapper(Quote, strength=float)
 
 
 async def quotes(
@@ -478,9 +454,9 @@ async def quotes(
         strength = "ABS(n.sentiment_score)"
     rows = await db.fetch_all(
         f"""
-        SELECT a.id AS id, a.text AS text, a.question AS question, a.received_at AS received_at,
-               n.sentiment AS sentiment, n.sentiment_score AS score, n.emotion AS emotion, c.tier AS tier,
-               COALESCE({strength}, 0) AS strength
+        SELECT a.id AS answer_id, a.text AS text, a.question AS question, a.received_at AS received_at,
+               n.sentiment AS sentiment, n.sentiment_score AS sentiment_score, n.emotion AS emotion,
+               c.tier AS tier, COALESCE({strength}, 0) AS strength
         FROM answers AS a
         JOIN analyses AS n ON n.id = a.current_analysis_id
         JOIN customers AS c ON c.id = a.customer_id
@@ -490,24 +466,7 @@ async def quotes(
         """,
         params,
     )
-    found = []
-    for row in rows:
-        received = from_db_time(row["received_at"])
-        assert received is not None
-        found.append(
-            Quote(
-                answer_id=int(row["id"]),
-                text=str(row["text"]),
-                question=str(row["question"]),
-                received_at=received,
-                sentiment=str(row["sentiment"]),
-                sentiment_score=float(row["score"]),
-                emotion=str(row["emotion"]),
-                tier=str(row["tier"]),
-                strength=float(row["strength"]),
-            )
-        )
-    return found
+    return [_quote(row) for row in rows]
 
 
 async def known_labels(db: Database) -> tuple[set[str], set[str]]:
@@ -567,6 +526,11 @@ class CustomerHistory:
     alerts: list[HistoryAlert]
 
 
+_history_answer = _rows.mapper(HistoryAnswer)
+_history_survey = _rows.mapper(HistorySurvey, joined=("answers",))
+_history_alert = _rows.mapper(HistoryAlert)
+
+
 async def customer_history(db: Database, external_id: str, *, surveys: int = 10) -> CustomerHistory | None:
     """The customer's newest surveys with their answers, unsolicited feedback, and alerts."""
     customer = await db.fetch_one("SELECT * FROM customers WHERE external_id = ?", (external_id,))
@@ -576,7 +540,7 @@ async def customer_history(db: Database, external_id: str, *, surveys: int = 10)
     events_row = await db.fetch_one("SELECT COUNT(*) FROM touchpoint_events WHERE customer_id = ?", (cid,))
     survey_rows = await db.fetch_all(
         """
-        SELECT s.id AS id, t.key AS touchpoint_key, s.kind AS kind, s.status AS status,
+        SELECT s.id AS survey_id, t.key AS touchpoint_key, s.kind AS kind, s.status AS status,
                COALESCE(s.completed_at, s.invited_at, s.scheduled_at) AS at
         FROM surveys AS s LEFT JOIN touchpoints AS t ON t.id = s.touchpoint_id
         WHERE s.customer_id = ? ORDER BY at DESC, s.id DESC LIMIT ?
@@ -594,32 +558,8 @@ async def customer_history(db: Database, external_id: str, *, surveys: int = 10)
     )
     by_survey: dict[int | None, list[HistoryAnswer]] = {}
     for row in answer_rows:
-        received = from_db_time(row["received_at"])
-        assert received is not None
-        by_survey.setdefault(row["survey_id"], []).append(
-            HistoryAnswer(
-                question=str(row["question"]),
-                text=row["text"],
-                rating=row["rating"],
-                sentiment=row["sentiment"],
-                emotion=row["emotion"],
-                received_at=received,
-            )
-        )
-    history: list[HistorySurvey] = []
-    for row in survey_rows:
-        at = from_db_time(row["at"])
-        assert at is not None
-        history.append(
-            HistorySurvey(
-                survey_id=int(row["id"]),
-                touchpoint_key=row["touchpoint_key"],
-                kind=str(row["kind"]),
-                status=str(row["status"]),
-                at=at,
-                answers=by_survey.get(int(row["id"]), []),
-            )
-        )
+        by_survey.setdefault(row["survey_id"], []).append(_history_answer(row))
+    history = [_history_survey(row, by_survey.get(row["survey_id"], [])) for row in survey_rows]
     unsolicited = by_survey.get(None, [])
     if unsolicited:
         history.append(
@@ -635,27 +575,13 @@ async def customer_history(db: Database, external_id: str, *, surveys: int = 10)
         history.sort(key=lambda item: item.at, reverse=True)
     alert_rows = await db.fetch_all(
         """
-        SELECT al.*, t.key AS touchpoint_key
+        SELECT al.id AS alert_id, t.key AS touchpoint_key, al.reason AS reason, al.severity AS severity,
+               al.status AS status, al.created_at AS created_at, al.resolved_at AS resolved_at
         FROM alerts AS al LEFT JOIN touchpoints AS t ON t.id = al.touchpoint_id
         WHERE al.customer_id = ? ORDER BY al.created_at DESC, al.id DESC LIMIT 10
         """,
         (cid,),
     )
-    alerts = []
-    for row in alert_rows:
-        created = from_db_time(row["created_at"])
-        assert created is not None
-        alerts.append(
-            HistoryAlert(
-                alert_id=int(row["id"]),
-                touchpoint_key=row["touchpoint_key"],
-                reason=str(row["reason"]),
-                severity=str(row["severity"]),
-                status=str(row["status"]),
-                created_at=created,
-                resolved_at=from_db_time(row["resolved_at"]),
-            )
-        )
     return CustomerHistory(
         customer_id=cid,
         external_id=str(customer["external_id"]),
@@ -667,7 +593,7 @@ async def customer_history(db: Database, external_id: str, *, surveys: int = 10)
         erased=customer["erased_at"] is not None,
         events=int(events_row[0]) if events_row else 0,
         surveys=history[:surveys],
-        alerts=alerts,
+        alerts=[_history_alert(row) for row in alert_rows],
     )
 
 

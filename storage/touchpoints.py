@@ -49,6 +49,18 @@ async def get_touchpoint_by_id(db: Database, touchpoint_id: int) -> Touchpoint |
     return _rows.touchpoint(row) if row else None
 
 
+async def touchpoint_key(db: Database, touchpoint_id: int | None) -> str | None:
+    """The key of a touchpoint id, read once per database (ids never change meaning)."""
+    if touchpoint_id is None:
+        return None
+    if touchpoint_id not in db.touchpoint_keys:
+        stored = await get_touchpoint_by_id(db, touchpoint_id)
+        if stored is None:
+            return None
+        db.touchpoint_keys[touchpoint_id] = stored.key
+    return db.touchpoint_keys[touchpoint_id]
+
+
 async def list_touchpoints(db: Database, active_only: bool = True) -> list[Touchpoint]:
     """In journey order (stage, then key)."""
     where = "WHERE active = 1" if active_only else ""

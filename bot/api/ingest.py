@@ -205,7 +205,7 @@ async def _record_and_schedule(
     db: Database, settings: Settings, item: _Pending, customer: Customer, customer_created: bool
 ) -> tuple[EventResult, int | None]:
     """The event's result, and the id of a survey whose status must still be looked up."""
-    from bot.outreach.dispatch import schedule_survey
+    from bot.outreach.scheduling import schedule_survey
 
     event = item.event
     stored, created = await event_repo.record_event(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AwareDatetime,
@@ -19,6 +18,8 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+
+from bot.config import known_timezone
 
 # Customers created by the bot itself (someone wrote to it without a link) get "tg:<user id>".
 RESERVED_PREFIX = "tg:"
@@ -85,13 +86,7 @@ class CustomerIn(_Model):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Madrid)") from exc
-        return value
+        return None if value is None else known_timezone(value)
 
 
 class EventIn(_Model):

@@ -1,4 +1,5 @@
-"""Momento's HTTP server: the ingestion API for the company's systems and, in webhook mode, Telegram updates.
+"""Momento's HTTP server: the ingestion API for the company's systems (and, mounted by the Telegram room in
+webhook mode, Telegram's updates).
 
 One Starlette app serves both, next to the bot in the same event loop (PTB's custom-webhook pattern), so an
 event posted here and a message from Telegram share one database and one writer lock.
@@ -11,11 +12,11 @@ import hmac
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from html import escape
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import uvicorn
 from pydantic import BaseModel, ValidationError
@@ -47,17 +48,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 _M = TypeVar("_M", bound=BaseModel)
-SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name, not a secret
-
-
-class UpdateSink(Protocol):
-    """What the webhook route needs from a PTB Application (structural: telegram is imported only there)."""
-
-    @property
-    def bot(self) -> Any: ...
-
-    @property
-    def update_queue(self) -> Any: ...
 
 
 class ListenError(Exception):
@@ -122,7 +112,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(received)
 
 
-async def _read_json(request: Request, limit: int) -> Any:
+async def read_json(request: Request, limit: int) -> Any:
     body = await read_body(request, limit)
     if not body.strip():
         raise ApiError(422, "invalid", "the request body is empty; send a JSON object")
@@ -190,11 +180,12 @@ def create_app(
     db: Database,
     *,
     bot_username: Callable[[], str | None] | None = None,
-    updates: UpdateSink | None = None,
+    extra_routes: Sequence[Route] = (),
     bot_running: Callable[[], bool] | None = None,
     clock: Clock = utcnow,
 ) -> Starlette:
-    """The ASGI app. *bot_username* names the bot for deep links; *updates* enables the webhook route;
+    """The ASGI app. *bot_username* names the bot for deep links; *extra_routes* mount more (the Telegram
+    webhook route, from bot.telegram.webhook);
     *bot_running* lets /healthz report the bot too (a stopped bot makes it 503)."""
     keys = _Keys(settings)
     ingestor = ingest.EventIngestor(db, settings)
@@ -214,13 +205,13 @@ def create_app(
 
     async def post_customer(request: Request) -> Response:
         keys.check(request)
-        data = _validate(CustomerIn, await _read_json(request, limit))
+        data = _validate(CustomerIn, await read_json(request, limit))
         customer, created = await ingest.upsert_customer(db, data)
         return _json(_customer_out(customer, created), 201 if created else 200)
 
     async def post_events(request: Request) -> Response:
         keys.check(request)
-        payload = await _read_json(request, limit)
+        payload = await read_json(request, limit)
         items: list[EventIn | list[FieldError]]
         if isinstance(payload, dict) and "events" in payload:
             batch = _validate(EventBatchIn, payload)
@@ -290,35 +281,8 @@ def create_app(
         Route("/v1/events", post_events, methods=["POST"]),
         Route("/v1/customers/{external_id:str}/link", get_link, methods=["GET"]),
     ]
-    if updates is not None:
-        routes.append(Route(settings.webhook.path, _webhook_route(settings, updates), methods=["POST"]))
+    routes.extend(extra_routes)
     return Starlette(routes=routes, exception_handlers={ApiError: _on_api_error, Exception: _on_crash})
-
-
-def _webhook_route(settings: Settings, updates: UpdateSink) -> Callable[[Request], Awaitable[Response]]:
-    """Telegram's updates, accepted only with the secret token set in setWebhook."""
-    from telegram import Update
-
-    secret = settings.webhook.secret_token
-    if secret is None or not secret.get_secret_value():
-        raise ValueError("webhook mode needs webhook.secret_token (MOMENTO_WEBHOOK__SECRET_TOKEN)")
-    expected = secret.get_secret_value().encode()
-    limit = settings.server.max_body_bytes
-
-    async def telegram_update(request: Request) -> Response:
-        supplied = request.headers.get(SECRET_HEADER, "").encode()
-        if not hmac.compare_digest(supplied, expected):
-            log.warning("webhook request without the right secret token from %s", request.client)
-            raise ApiError(403, "forbidden", "wrong or missing X-Telegram-Bot-Api-Secret-Token")
-        data = await _read_json(request, limit)
-        try:
-            update = Update.de_json(data, updates.bot)
-        except Exception as exc:  # PTB raises assorted errors on malformed updates
-            raise ApiError(400, "bad_update", f"not a Telegram update: {exc}") from None
-        await updates.update_queue.put(update)
-        return Response(status_code=200)
-
-    return telegram_update
 
 
 # --- OpenAPI -------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from bot.cli.state import CliState
+
 
 @click.command("export")
 @click.option(
@@ -33,7 +35,6 @@ def export_command(
     state: object, export_format: str, period: str, touchpoint: str | None, output: str | None
 ) -> None:
     """Export every answer (with customer, touchpoint and analysis) to CSV, XLSX or JSONL; audited."""
-    from bot.cli.main import CliState
     from bot.reports.exports import ExportError, count_rows, export_answers, parse_export_request
     from storage.db import Database, SchemaError, utcnow
 

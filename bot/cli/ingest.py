@@ -9,17 +9,16 @@ from typing import TYPE_CHECKING
 
 import click
 
+from bot.cli.state import CliState
+
 if TYPE_CHECKING:
     from bot.api.importing import ImportKind, ImportReport
-    from bot.cli.main import CliState
     from bot.config import Settings
 
 SHOWN_ERRORS = 50
 
 
 def _state(ctx: click.Context) -> CliState:
-    from bot.cli.main import CliState
-
     state = ctx.find_object(CliState)
     if state is None:  # pragma: no cover - click always builds it in main
         raise click.UsageError("run through the momento command")
@@ -162,23 +161,14 @@ def link_command(
 
 
 def _ask_bot_username(settings: Settings) -> str:
-    from telegram import Bot
-    from telegram.error import TelegramError
-
     from bot.config import ConfigError
+    from bot.telegram.identity import BotUnreachable, bot_username
 
     try:
-        token = settings.require_token().get_secret_value()
+        return asyncio.run(bot_username(settings))
     except ConfigError as exc:
         raise click.ClickException(f"{exc} (or pass --bot-username)") from exc
-
-    async def get_me() -> str:
-        async with Bot(token, base_url=settings.telegram.base_url) as bot:
-            return str(bot.username)
-
-    try:
-        return asyncio.run(get_me())
-    except TelegramError as exc:
+    except BotUnreachable as exc:
         raise click.ClickException(
             f"could not ask Telegram for the bot's username ({exc}); pass --bot-username"
         ) from exc

@@ -10,24 +10,10 @@ from pathlib import Path
 
 import click
 
-from bot.config import ConfigError, Settings, load_settings, resolve_config_path
+from bot.cli.state import CliState, pass_state
+from bot.config import ConfigError, resolve_config_path
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config.example.toml"
-
-
-class CliState:
-    def __init__(self, config: str | None, secrets: str | None) -> None:
-        self.config = config
-        self.secrets = secrets
-
-    def settings(self, *, require_file: bool = True) -> Settings:
-        try:
-            return load_settings(self.config, secrets_file=self.secrets, require_file=require_file)
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-
-pass_state = click.make_pass_decorator(CliState)
 
 
 CONFIG_HELP = "Config file (default: $MOMENTO_CONFIG or ./config.toml)."

@@ -11,31 +11,30 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from bot import script
+from bot.accounts.service import Accounts
 from bot.config import Settings
-from bot.conversation import prompts
 from bot.conversation.analysis import analyse_answers
-from bot.conversation.scripts import phrase
 from bot.conversation.understanding import mentions_expectation, read_message, read_yes_no
-from bot.i18n import pick_language
 from bot.messaging import (
-    DeliveryUnknown,
     IncomingPress,
     IncomingText,
     Messenger,
     OutgoingMessage,
     PressResult,
     Sender,
+    SurveyPress,
+    decode,
 )
-from bot.outreach.dispatch import DEFAULT_EXPIRY, invitation_expiry, open_unconfirmed, survey_language
+from bot.outreach.invitations import Invitations
+from bot.outreach.scheduling import DEFAULT_EXPIRY
 from bot.recovery.alerts import NEGATIVE_EMOTIONS, Recovery, severity_of
+from bot.script import phrase
 from sentiment import Analysis, Classifier
 from storage import answers as answer_repo
-from storage import customers as customer_repo
-from storage import outreach as outreach_repo
-from storage import privacy
 from storage import surveys as survey_repo
 from storage import touchpoints as touchpoint_repo
 from storage.db import Database, utcnow
@@ -87,16 +86,19 @@ class SurveyEngine:
         messenger: Messenger,
         *,
         clock: Callable[[], datetime] = utcnow,
+        accounts: Accounts | None = None,
         recovery: Recovery | None = None,
+        invitations: Invitations | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.classifier = classifier
         self.messenger = messenger
         self.clock = clock
+        self.accounts = accounts or Accounts(db, settings)
         self.recovery = recovery or Recovery(db, settings, messenger, clock)
+        self.invitations = invitations or Invitations(db, settings, messenger)
         self._locks: dict[int, asyncio.Lock] = {}
-        self._touchpoint_keys: dict[int, str] = {}
 
     # -- customers ---------------------------------------------------------------------------------------
 
@@ -108,27 +110,6 @@ class SurveyEngine:
             lock = self._locks[user_id] = asyncio.Lock()
         return lock
 
-    async def customer_for(self, sender: Sender) -> Customer:
-        """The customer behind a Telegram user, created and linked on first contact."""
-        found = await customer_repo.get_by_telegram_user(self.db, sender.user_id)
-        if found is not None and found.telegram_chat_id == sender.chat_id and found.unreachable_at is None:
-            return found
-        language = pick_language(sender.language_code) if sender.language_code else None
-        return await customer_repo.ensure_telegram_customer(
-            self.db,
-            telegram_user_id=sender.user_id,
-            telegram_chat_id=sender.chat_id,
-            display_name=sender.display_name,
-            language=language,
-        )
-
-    def language_of(self, customer: Customer, sender: Sender | None = None) -> str:
-        return pick_language(
-            customer.language,
-            sender.language_code if sender else None,
-            default=self.settings.survey.default_language,
-        )
-
     async def _send(self, message: OutgoingMessage) -> int | None:
         try:
             return await self.messenger.send(message)
@@ -137,28 +118,17 @@ class SurveyEngine:
             log.warning("reply to chat %s not sent: %s", message.chat_id, exc)
             return None
 
-    async def _touchpoint_key(self, survey: Survey) -> str | None:
-        """Touchpoint ids never change meaning while the bot runs, so one lookup per id is enough."""
-        if survey.touchpoint_id is None:
-            return None
-        if survey.touchpoint_id not in self._touchpoint_keys:
-            stored = await touchpoint_repo.get_touchpoint_by_id(self.db, survey.touchpoint_id)
-            if stored is None:
-                return None
-            self._touchpoint_keys[survey.touchpoint_id] = stored.key
-        return self._touchpoint_keys[survey.touchpoint_id]
-
     # -- incoming text --------------------------------------------------------------------------------------
 
     async def on_text(self, message: IncomingText) -> None:
         async with self._lock(message.sender.user_id):
-            customer = await self.customer_for(message.sender)
+            customer = await self.accounts.customer_for(message.sender)
             limit = self.settings.survey.max_answer_chars
             text, truncated = message.text, len(message.text) > limit
             if truncated:
                 text = text[:limit]
-            language = self.language_of(customer, message.sender)
-            if await outreach_repo.message_seen(self.db, message.sender.chat_id, message.message_id):
+            language = self.accounts.language_of(customer, message.sender)
+            if await answer_repo.message_seen(self.db, message.sender.chat_id, message.message_id):
                 return  # the same update again (redelivered after a restart): already answered
             survey = await survey_repo.active_survey_for_customer(self.db, customer.id)
             if truncated:
@@ -234,7 +204,7 @@ class SurveyEngine:
         step = survey.step or "invitation"
         state = dict(survey.state)
         pieces, yes_no = self._pieces(step, state, text)
-        language = survey.language or self.language_of(customer, message.sender)
+        language = survey.language or self.accounts.language_of(customer, message.sender)
         if step == "invitation" and yes_no is not None and not pieces:
             await self._invitation_choice(
                 survey, customer, "yes" if yes_no else "later", language, message.at
@@ -286,7 +256,7 @@ class SurveyEngine:
             read = await self._read_experience(state, stored)
             state["negative"] = is_negative(state)
             upcoming = next_step(state)
-        key = await self._touchpoint_key(survey)
+        key = await touchpoint_repo.touchpoint_key(self.db, survey.touchpoint_id)
         done = upcoming == "done"
         updated = await survey_repo.update_survey_if(
             self.db,
@@ -307,7 +277,7 @@ class SurveyEngine:
         if hint_step == upcoming == "rating":
             await self._send(
                 OutgoingMessage(
-                    self._chat(customer), phrase("rating_hint", language), prompts.rating_buttons(survey.id)
+                    self._chat(customer), phrase("rating_hint", language), script.rating_buttons(survey.id)
                 )
             )
             return
@@ -316,11 +286,11 @@ class SurveyEngine:
                 OutgoingMessage(
                     self._chat(customer),
                     phrase("callback_hint", language),
-                    prompts.callback_buttons(survey.id, language),
+                    script.callback_buttons(survey.id, language),
                 )
             )
             return
-        await self._send(prompts.question(self.settings, updated, customer, key, language, upcoming))
+        await self._send(script.question(self.settings, updated, customer, key, language, upcoming))
         await self._classify_later(stored, read)
 
     async def _classify_later(self, stored: list[Answer], read: set[int]) -> None:
@@ -374,18 +344,16 @@ class SurveyEngine:
     # -- buttons --------------------------------------------------------------------------------------------
 
     async def on_press(self, press: IncomingPress) -> PressResult:
-        if press.data.startswith("al:"):
-            return await self.recovery.on_press(press.sender.user_id, press.data)
-        parsed = prompts.parse_data(press.data)
-        if parsed is None:
+        parsed = decode(press.data)
+        if not isinstance(parsed, SurveyPress):
             return PressResult()
-        survey_id, action = parsed
+        survey_id, action = parsed.survey_id, parsed.action
         async with self._lock(press.sender.user_id):
-            customer = await self.customer_for(press.sender)
+            customer = await self.accounts.customer_for(press.sender)
             survey = await survey_repo.get_survey(self.db, survey_id)
-            language = self.language_of(customer, press.sender)
+            language = self.accounts.language_of(customer, press.sender)
             if survey is not None and survey.customer_id == customer.id:
-                survey = await self._confirm_delivery(survey, customer, press) or survey
+                survey = await self.invitations.confirm_by_press(survey, customer, press.message_id) or survey
             if survey is None or survey.customer_id != customer.id or survey.status not in OPEN:
                 return PressResult(phrase("survey_closed", language))
             language = survey.language or language
@@ -397,7 +365,7 @@ class SurveyEngine:
                 return PressResult()
             state = dict(survey.state)
             stored: list[Answer] = []
-            if action.startswith("r") and action[1:] in {"1", "2", "3", "4", "5"}:
+            if action in ("r1", "r2", "r3", "r4", "r5"):
                 if state.get("rating") is not None:
                     return PressResult()
                 answer, created = await answer_repo.record_answer(
@@ -452,12 +420,12 @@ class SurveyEngine:
                 language=language,
             )
             if updated is not None:
-                key = await self._touchpoint_key(survey)
-                await self._send(prompts.question(self.settings, updated, customer, key, language, upcoming))
+                key = await touchpoint_repo.touchpoint_key(self.db, survey.touchpoint_id)
+                await self._send(script.question(self.settings, updated, customer, key, language, upcoming))
             return
         await survey_repo.update_survey_if(self.db, survey.id, OPEN, status="declined", step=None)
         if action == "never":
-            await self.opt_out(customer, at)
+            await self.accounts.opt_out(customer, at)
             await self._send(OutgoingMessage(chat, phrase("never", language)))
         else:
             await self._send(OutgoingMessage(chat, phrase("not_now", language)))
@@ -467,9 +435,9 @@ class SurveyEngine:
     async def on_skip(self, sender: Sender, *, at: datetime) -> None:
         """/skip: leave the current question unanswered and go on."""
         async with self._lock(sender.user_id):
-            customer = await self.customer_for(sender)
+            customer = await self.accounts.customer_for(sender)
             survey = await survey_repo.active_survey_for_customer(self.db, customer.id)
-            language = self.language_of(customer, sender)
+            language = self.accounts.language_of(customer, sender)
             if survey is None:
                 await self._send(OutgoingMessage(sender.chat_id, phrase("skip_nothing", language)))
                 return
@@ -484,9 +452,9 @@ class SurveyEngine:
 
     async def on_non_text(self, sender: Sender) -> None:
         """Stickers, photos, voice, documents, locations: a polite nudge; the survey stays where it was."""
-        customer = await self.customer_for(sender)
+        customer = await self.accounts.customer_for(sender)
         await self._send(
-            OutgoingMessage(sender.chat_id, phrase("non_text", self.language_of(customer, sender)))
+            OutgoingMessage(sender.chat_id, phrase("non_text", self.accounts.language_of(customer, sender)))
         )
 
     async def on_edit(self, message: IncomingText) -> None:
@@ -503,18 +471,18 @@ class SurveyEngine:
             if not updated:
                 return
             await analyse_answers(self.db, self.classifier, updated)
-            customer = await self.customer_for(message.sender)
+            customer = await self.accounts.customer_for(message.sender)
             await self._send(
-                OutgoingMessage(message.sender.chat_id, phrase("edited", self.language_of(customer)))
+                OutgoingMessage(message.sender.chat_id, phrase("edited", self.accounts.language_of(customer)))
             )
 
     async def start_general(self, sender: Sender, *, at: datetime) -> None:
         """Feedback without a touchpoint ("tell us anything"), as the same short dialogue."""
         async with self._lock(sender.user_id):
-            customer = await self.customer_for(sender)
+            customer = await self.accounts.customer_for(sender)
             if await survey_repo.active_survey_for_customer(self.db, customer.id) is not None:
                 return
-            language = self.language_of(customer, sender)
+            language = self.accounts.language_of(customer, sender)
             survey, _ = await survey_repo.create_survey(
                 self.db,
                 customer_id=customer.id,
@@ -534,87 +502,4 @@ class SurveyEngine:
                 invited_at=at,
                 started_at=at,
             )
-            await self._send(
-                prompts.question(self.settings, updated, customer, None, language, "expectation")
-            )
-
-    async def _confirm_delivery(
-        self, survey: Survey, customer: Customer, press: IncomingPress
-    ) -> Survey | None:
-        """A press on an invitation whose send was interrupted proves it arrived: open the survey now."""
-        if survey.status != "scheduled" or survey.sending_at is None:
-            return None
-        key = await self._touchpoint_key(survey)
-        return await outreach_repo.acknowledge_invitation(
-            self.db,
-            survey.id,
-            invited_at=survey.sending_at,
-            message_id=press.message_id,
-            expires_at=survey.sending_at + invitation_expiry(self.settings, key),
-            language=survey.language or survey_language(customer, self.settings),
-        )
-
-    async def start_for_event(self, customer: Customer, event_id: int, *, at: datetime) -> bool:
-        """A deep link that names an event: invite right now instead of waiting for the scheduled time."""
-        event_survey = await self._survey_for_event(customer, event_id, at)
-        if event_survey is None or not await outreach_repo.claim_survey(self.db, event_survey.id, now=at):
-            return False
-        key = await self._touchpoint_key(event_survey)
-        language = survey_language(customer, self.settings)
-        try:
-            message_id = await self.messenger.send(
-                prompts.invitation(self.settings, event_survey, customer, key, language)
-            )
-        except DeliveryUnknown:  # it may have arrived: never send it twice
-            await open_unconfirmed(
-                self.db, self.settings, event_survey.id, at=at, touchpoint_key=key, language=language
-            )
-            return True
-        except Exception as exc:
-            log.warning("invitation for survey %s not sent: %s", event_survey.id, exc)
-            await outreach_repo.release_invitation(self.db, event_survey.id, retry_at=at, error="send failed")
-            return False
-        await outreach_repo.acknowledge_invitation(
-            self.db,
-            event_survey.id,
-            invited_at=at,
-            message_id=message_id,
-            expires_at=at + invitation_expiry(self.settings, key),
-            language=language,
-        )
-        return True
-
-    async def _survey_for_event(self, customer: Customer, event_id: int, at: datetime) -> Survey | None:
-        from storage import events as event_repo
-
-        event = await event_repo.get_event(self.db, event_id)
-        if event is None or event.customer_id != customer.id:
-            return None
-        survey, _ = await survey_repo.create_survey(
-            self.db,
-            customer_id=customer.id,
-            touchpoint_id=event.touchpoint_id,
-            event_id=event.id,
-            kind="touchpoint",
-            status="scheduled",
-            scheduled_at=at,
-            expires_at=at + timedelta(days=3),
-        )
-        return survey if survey.status == "scheduled" else None
-
-    async def switch_language(self, customer: Customer, language: str) -> None:
-        """/language mid-survey: the rest of the dialogue follows the new choice."""
-        survey = await survey_repo.active_survey_for_customer(self.db, customer.id)
-        if survey is not None:
-            await survey_repo.update_survey_if(self.db, survey.id, OPEN, language=language)
-
-    async def opt_out(self, customer: Customer, at: datetime) -> None:
-        await customer_repo.opt_out(self.db, customer.id, at)
-        await outreach_repo.close_open_surveys(self.db, customer.id)
-
-    async def erase(self, customer: Customer) -> None:
-        await outreach_repo.close_open_surveys(self.db, customer.id)
-        await privacy.erase_customer(self.db, customer.id, actor=f"telegram:{customer.telegram_user_id}")
-
-    async def export(self, customer: Customer) -> dict[str, Any]:
-        return await privacy.export_customer(self.db, customer.id)
+            await self._send(script.question(self.settings, updated, customer, None, language, "expectation"))

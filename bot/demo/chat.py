@@ -14,11 +14,11 @@ from pathlib import Path
 from bot.api import ingest
 from bot.api.models import CustomerIn, EventIn
 from bot.config import Settings
-from bot.conversation import Button, IncomingPress, IncomingText, OutgoingMessage, Sender
-from bot.conversation.engine import SurveyEngine
+from bot.conversation.wiring import build_cx_services
 from bot.demo import demo_settings
 from bot.demo.outputs import plain
 from bot.demo.simulation import SimClock
+from bot.messaging import Button, IncomingPress, IncomingText, OutgoingMessage, Sender
 from bot.outreach.dispatch import Outreach
 from sentiment import Classifier
 from storage import answers as answer_repo
@@ -91,8 +91,8 @@ async def chat(
     messenger = TerminalMessenger(write)
     async with await Database.open(db_path) as db:
         await ingest.sync_configured_touchpoints(db, settings)
-        engine = SurveyEngine(db, settings, classifier, messenger, clock=clock)
-        outreach = Outreach(db, settings, messenger, clock=clock)
+        cx = build_cx_services(db, settings, classifier, messenger, clock=clock)
+        engine, outreach = cx.engine, cx.outreach
         external_id = f"chat-{clock.now:%Y%m%d%H%M%S}"
         customer, _ = await ingest.upsert_customer(
             db, CustomerIn.model_validate({"external_id": external_id, "language": language})

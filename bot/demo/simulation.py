@@ -18,15 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-from bot.accounts.links import verify_start_payload
 from bot.api import ingest
 from bot.api.models import CustomerIn, EventIn
 from bot.config import Settings
-from bot.conversation import Button, IncomingPress, IncomingText, OutgoingMessage, Sender
-from bot.conversation.engine import SurveyEngine
+from bot.conversation.wiring import build_cx_services
 from bot.demo import script
 from bot.demo.script import DELIVERY, PURCHASE, SUPPORT, Language, Mood
-from bot.outreach.dispatch import Outreach
+from bot.messaging import Button, IncomingPress, IncomingText, OutgoingMessage, Sender, SurveyPress, decode
 from sentiment import Classifier
 from storage import customers as customer_repo
 from storage import surveys as survey_repo
@@ -182,13 +180,14 @@ class Simulation:
         self.end = end
         self.rng = random.Random(seed)
         self.messenger = DemoMessenger(self.clock)
-        self.engine = SurveyEngine(db, settings, classifier, self.messenger, clock=self.clock)
-        self.outreach = Outreach(db, settings, self.messenger, clock=self.clock)
+        self.cx = build_cx_services(db, settings, classifier, self.messenger, clock=self.clock)
+        self.engine = self.cx.engine
+        self.outreach = self.cx.outreach
         self.stats = DemoStats(customers=len(personas))
         self._customer_ids: dict[str, int] = {}
         self._ignored: set[int] = set()
         self._followup_moods: dict[int, Mood] = {}
-        self._staff_due: list[tuple[datetime, str, int]] = []
+        self._staff_due: list[tuple[datetime, str]] = []
 
     async def run(self, progress: Callable[[int, int], None] | None = None) -> DemoStats:
         timeline = sorted(
@@ -264,16 +263,7 @@ class Simulation:
         link = ingest.customer_link(
             self.settings, customer, bot_username="momento_demo_bot", now=self.clock.now
         )
-        target = verify_start_payload(self.settings.links.signing_key, link.payload, now=self.clock.now)
-        await customer_repo.link_telegram(
-            self.db,
-            target.customer_id,
-            telegram_user_id=persona.user_id,
-            telegram_chat_id=persona.user_id,
-            display_name=persona.name,
-            language=persona.language,
-        )
-        await customer_repo.grant_consent(self.db, target.customer_id)
+        await self.cx.accounts.link(persona.sender(), link.payload)
         self.messenger.note(persona.user_id, persona.name, f"/start {link.payload}")
         self.stats.linked += 1
 
@@ -323,7 +313,7 @@ class Simulation:
             )
         ):
             return
-        key = await self._touchpoint_key(survey.touchpoint_id)
+        key = await touchpoint_repo.touchpoint_key(self.db, survey.touchpoint_id)
         if survey.kind == "recovery_followup":
             mood = self._followup_mood(survey.id)
             step = "followup" if survey.step == "experience" else cast(script.Step, survey.step)
@@ -346,7 +336,9 @@ class Simulation:
         return self._followup_moods[survey_id]
 
     async def _invitation(self, persona: Persona, last: Delivered, data: list[str], at: datetime) -> None:
-        survey_id = int(data[0].split(":")[1])
+        press = decode(data[0])
+        assert isinstance(press, SurveyPress)
+        survey_id = press.survey_id
         if survey_id in self._ignored and self.rng.random() < 0.5:
             return  # the reminder is ignored too
         roll = self.rng.random()
@@ -359,7 +351,7 @@ class Simulation:
     async def _rating(self, persona: Persona, last: Delivered, data: list[str], at: datetime) -> None:
         customer_id = self._customer_ids[persona.external_id]
         survey = await survey_repo.active_survey_for_customer(self.db, customer_id)
-        key = await self._touchpoint_key(survey.touchpoint_id) if survey else None
+        key = await touchpoint_repo.touchpoint_key(self.db, survey.touchpoint_id) if survey else None
         if survey is not None and survey.kind == "recovery_followup":
             mood = self._followup_mood(survey.id)
         else:
@@ -382,12 +374,6 @@ class Simulation:
         message_id = 100_000 + self.stats.messages_from_customers
         await self.engine.on_text(IncomingText(persona.sender(), message_id, text, at))
 
-    async def _touchpoint_key(self, touchpoint_id: int | None) -> str | None:
-        if touchpoint_id is None:
-            return None
-        found = await touchpoint_repo.get_touchpoint_by_id(self.db, touchpoint_id)
-        return found.key if found else None
-
     async def _staff_work(self) -> None:
         """The CX team reads alert cards, acknowledges most within hours and resolves most within days."""
         for delivered in self.messenger.take(STAFF_CHAT_ID):
@@ -395,15 +381,14 @@ class Simulation:
                 for button in row:
                     if button.data.endswith(":ack") and self.rng.random() < 0.8:
                         due = self.clock.now + timedelta(hours=self.rng.uniform(0.2, 6))
-                        self._staff_due.append((due, button.data, delivered.message_id))
+                        self._staff_due.append((due, button.data))
                     elif button.data.endswith(":res") and self.rng.random() < 0.7:
                         due = self.clock.now + timedelta(hours=self.rng.uniform(3, 72))
-                        self._staff_due.append((due, button.data, delivered.message_id))
+                        self._staff_due.append((due, button.data))
         ready = [item for item in self._staff_due if item[0] <= self.clock.now]
         self._staff_due = [item for item in self._staff_due if item[0] > self.clock.now]
-        staff = Sender(STAFF_USER_ID, STAFF_CHAT_ID, "CX team", "en")
-        for at, value, message_id in sorted(ready):
-            await self.engine.on_press(IncomingPress(staff, value, message_id, at))
+        for _, value in sorted(ready):
+            await self.cx.recovery.on_press(STAFF_USER_ID, value)
             self.stats.staff_actions += 1
 
 

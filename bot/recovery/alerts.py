@@ -17,8 +17,17 @@ from datetime import datetime
 from bot.accounts.roles import is_staff
 from bot.config import Settings
 from bot.i18n import Catalogue, translate
-from bot.messaging import Button, Messenger, OutgoingMessage, PressResult
-from bot.outreach.dispatch import schedule_followup
+from bot.messaging import (
+    AlertActionName,
+    AlertPress,
+    Button,
+    Messenger,
+    OutgoingMessage,
+    PressResult,
+    decode,
+    encode,
+)
+from bot.outreach.scheduling import schedule_followup
 from storage import alerts as alert_repo
 from storage import answers as answer_repo
 from storage import customers as customer_repo
@@ -28,54 +37,26 @@ from storage.models import Alert, Severity
 
 log = logging.getLogger(__name__)
 
-PREFIX = "al"
 NEGATIVE_EMOTIONS = frozenset({"anger", "disgust"})
 
-CARD: Catalogue = {
-    "title": {
-        "en": "🚨 <b>Unhappy customer</b> — alert #{id}",
-        "es": "🚨 <b>Cliente descontento</b> — alerta #{id}",
-    },
-    "customer": {"en": "Customer: {name} ({tier})", "es": "Cliente: {name} ({tier})"},
-    "touchpoint": {"en": "Touchpoint: {touchpoint}", "es": "Punto de contacto: {touchpoint}"},
-    "rating": {"en": "Rating: {rating}", "es": "Nota: {rating}"},
-    "mood": {
-        "en": "Sentiment: {sentiment} · emotion: {emotion}",
-        "es": "Sentimiento: {sentiment} · emoción: {emotion}",
-    },
-    "expectation": {"en": "Expected", "es": "Esperaba"},
-    "experience": {"en": "Experience", "es": "Experiencia"},
-    "improvement": {"en": "Could be better", "es": "A mejorar"},
-    "comment": {"en": "Also said", "es": "También dijo"},
-    "callback": {"en": "📞 Asked to be contacted", "es": "📞 Pide que le contacten"},
-    "status_open": {"en": "Status: open", "es": "Estado: abierta"},
-    "status_acknowledged": {"en": "Status: acknowledged by {who}", "es": "Estado: atendida por {who}"},
-    "status_resolved": {"en": "Status: resolved ✅", "es": "Estado: resuelta ✅"},
-    "btn_ack": {"en": "Acknowledge", "es": "Atender"},
-    "btn_resolve": {"en": "Resolve", "es": "Resolver"},
-    "staff_only": {
-        "en": "Only the team can use these buttons.",
-        "es": "Solo el equipo puede usar estos botones.",
-    },
-    "taken": {"en": "Already taken or resolved.", "es": "Ya atendida o resuelta."},
-    "acknowledged": {"en": "You have it now.", "es": "Ahora es tuya."},
-    "resolved": {"en": "Resolved — thank you!", "es": "Resuelta, ¡gracias!"},
-    "unknown": {"en": "That alert no longer exists.", "es": "Esa alerta ya no existe."},
-}
+# The texts are the card.* messages of the catalogues in bot/locale (see bot.i18n).
+CARD = Catalogue("card")
 
-_QUOTED = ("expectation", "experience", "improvement", "comment")
 _QUOTE_LIMIT = 700
 
 
-def alert_data(alert_id: int, action: str) -> str:
-    return f"{PREFIX}:{alert_id}:{action}"
+def _quote_labels(language: str) -> dict[str, str]:
+    """The label of each answer a card quotes, by question."""
+    return {
+        "expectation": translate(CARD, "expectation", language),
+        "experience": translate(CARD, "experience", language),
+        "improvement": translate(CARD, "improvement", language),
+        "comment": translate(CARD, "comment", language),
+    }
 
 
-def parse_alert_data(value: str) -> tuple[int, str] | None:
-    parts = value.split(":")
-    if len(parts) != 3 or parts[0] != PREFIX or not parts[1].isdigit() or parts[2] not in ("ack", "res"):
-        return None
-    return int(parts[1]), parts[2]
+def alert_data(alert_id: int, action: AlertActionName) -> str:
+    return encode(AlertPress(alert_id, action))
 
 
 def alert_buttons(alert: Alert, language: str = "en") -> tuple[tuple[Button, ...], ...]:
@@ -132,18 +113,21 @@ async def render_card(db: Database, settings: Settings, alert: Alert, language: 
                 emotion=experience.analysis.emotion,
             )
         )
+    labels = _quote_labels(language)
     for answer in answers:
-        if answer.question in _QUOTED and answer.text:
+        if answer.question in labels and answer.text:
             words = answer.text if len(answer.text) <= _QUOTE_LIMIT else answer.text[:_QUOTE_LIMIT] + "…"
-            label = translate(CARD, answer.question, language)
+            label = labels[answer.question]
             lines.append(f"{label}: <i>“{html.escape(words)}”</i>")
     if alert.callback_requested:
         lines.append(translate(CARD, "callback", language))
     if alert.status == "acknowledged":
         who = f"<code>{alert.assignee_user_id}</code>" if alert.assignee_user_id else "—"
         lines.append(translate(CARD, "status_acknowledged", language, who=who))
+    elif alert.status == "resolved":
+        lines.append(translate(CARD, "status_resolved", language))
     else:
-        lines.append(translate(CARD, f"status_{alert.status}", language))
+        lines.append(translate(CARD, "status_open", language))
     return "\n".join(lines)
 
 
@@ -193,7 +177,7 @@ class Recovery:
         return alert
 
     async def post(self, alert: Alert) -> bool:
-        key = await self._touchpoint_key(alert.touchpoint_id)
+        key = await touchpoint_repo.touchpoint_key(self.db, alert.touchpoint_id)
         chat = team_chat(self.settings, key)
         if chat is None:
             log.warning("alert %s has nowhere to go: set telegram.staff_chat_id", alert.id)
@@ -228,21 +212,21 @@ class Recovery:
 
     async def on_press(self, user_id: int, data: str) -> PressResult:
         """A button on a card: staff act on the alert; anyone else is politely refused."""
-        parsed = parse_alert_data(data)
-        if parsed is None:
+        press = decode(data)
+        if not isinstance(press, AlertPress):
             return PressResult(translate(CARD, "unknown", self.language))
         if not await is_staff(self.db, self.settings, user_id):
             return PressResult(translate(CARD, "staff_only", self.language), alert=True)
-        alert_id, action = parsed
+        alert_id, action = press.alert_id, press.action
         now = self.clock()
         if await alert_repo.get_alert(self.db, alert_id) is None:
             return PressResult(translate(CARD, "unknown", self.language))
         if action == "ack":
             changed = await alert_repo.acknowledge(self.db, alert_id, user_id, now)
-            toast = "acknowledged"
+            toast = translate(CARD, "acknowledged", self.language)
         else:
             changed = await alert_repo.resolve(self.db, alert_id, user_id, now)
-            toast = "resolved"
+            toast = translate(CARD, "resolved", self.language)
         if changed is None:
             return PressResult(translate(CARD, "taken", self.language))
         if action == "res":
@@ -255,10 +239,4 @@ class Recovery:
             )
             changed = await alert_repo.set_followup_survey(self.db, alert_id, followup.id)
         await self.refresh(changed)
-        return PressResult(translate(CARD, toast, self.language))
-
-    async def _touchpoint_key(self, touchpoint_id: int | None) -> str | None:
-        if touchpoint_id is None:
-            return None
-        stored = await touchpoint_repo.get_touchpoint_by_id(self.db, touchpoint_id)
-        return stored.key if stored else None
+        return PressResult(toast)

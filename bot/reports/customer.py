@@ -6,7 +6,7 @@ import html
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.i18n import translate
+from bot.i18n import translate, translate_plural
 from bot.reports.common import Report, ReportError, touchpoint_name
 from bot.reports.texts import REPORTS
 from storage import reports as report_queries
@@ -36,9 +36,10 @@ def render_customer(history: CustomerHistory, settings: Settings, language: str)
     lines = [
         f"<b>{translate(REPORTS, 'customer_title', language, id=html.escape(history.external_id))}</b>"
         + (f" · {html.escape(history.display_name)}" if history.display_name else ""),
-        translate(
+        translate_plural(
             REPORTS,
             "customer_profile",
+            history.events,
             language,
             tier=html.escape(history.tier),
             language=html.escape(history.language or "–"),

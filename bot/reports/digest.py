@@ -75,8 +75,9 @@ async def digest_text(db: Database, settings: Settings, due: DueDigest, language
     summary = await build_summary(db, settings, Scope(period=due.period))
     if summary.current.empty:
         return None
+    title = translate(REPORTS, "digest_weekly" if due.kind == "weekly" else "digest_daily", language)
     lines = [
-        *heading(translate(REPORTS, "digest_" + due.kind, language), due.period, settings, language),
+        *heading(title, due.period, settings, language),
         *figure_lines(summary.current, summary.previous, language),
         "",
         next_step(summary, settings, language),

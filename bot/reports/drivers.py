@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.i18n import translate
+from bot.i18n import translate, translate_plural
 from bot.reports.charts import BAD, GOOD, Bar, Chart, horizontal_bars
 from bot.reports.common import Report, Scope, heading, touchpoint_ids, touchpoint_name
 from bot.reports.numbers import count, number, pct, ratio, signed
@@ -153,9 +153,10 @@ def render_drivers(
         lines.append(translate(REPORTS, "drivers_header", language))
         for rank, driver in enumerate(ranked, start=1):
             lines.append(
-                translate(
+                translate_plural(
                     REPORTS,
                     "driver_row",
+                    driver.customers,
                     language,
                     rank=rank,
                     name=touchpoint_name(settings, driver.key, language),
@@ -180,9 +181,10 @@ def render_drivers(
         lines.extend(["", translate(REPORTS, "gaps_header", language)])
         for key, gap, surveys in report.gaps[:TOP_GAPS]:
             lines.append(
-                translate(
+                translate_plural(
                     REPORTS,
                     "gap_row",
+                    surveys,
                     language,
                     name=touchpoint_name(settings, key, language),
                     gap=signed(gap, 2, language),

@@ -5,7 +5,7 @@
 - Text cells starting with = + - @ (or a tab / carriage return) get a leading apostrophe in CSV and XLSX so a
   spreadsheet never runs customer text as a formula. JSONL is data, not a spreadsheet: it keeps the database
   values exactly.
-Used by /export (bot/handlers/admin.py) and `momento export` (bot/cli_export.py).
+Used by /export (bot/telegram/admin.py) and `momento export` (bot/cli/export.py).
 """
 
 from __future__ import annotations
@@ -94,20 +94,12 @@ def parse_export_request(args: list[str], settings: Settings, *, now: datetime) 
     return ExportRequest(export_format, period, touchpoint)
 
 
-async def _touchpoint_id(db: Database, key: str | None) -> int | None:
-    if key is None:
-        return None
-    row = await db.fetch_one("SELECT id FROM touchpoints WHERE key = ?", (key,))
-    # An unknown key matches nothing rather than everything.
-    return int(row[0]) if row else -1
-
-
 async def count_rows(db: Database, request: ExportRequest) -> int:
     return await export_queries.count_answers(
         db,
         start=request.period.start if request.period else None,
         end=request.period.end if request.period else None,
-        touchpoint_id=await _touchpoint_id(db, request.touchpoint),
+        touchpoint_id=await export_queries.touchpoint_filter(db, request.touchpoint),
     )
 
 
@@ -123,7 +115,7 @@ async def write_export(
         db,
         start=request.period.start if request.period else None,
         end=request.period.end if request.period else None,
-        touchpoint_id=await _touchpoint_id(db, request.touchpoint),
+        touchpoint_id=await export_queries.touchpoint_filter(db, request.touchpoint),
     )
     count = 0
     if request.format == "csv":

@@ -6,7 +6,7 @@ import html
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.i18n import translate
+from bot.i18n import translate, translate_plural
 from bot.reports.common import Report, Scope, heading
 from bot.reports.figures import Figures, figures
 from bot.reports.numbers import count, number, pct, signed
@@ -54,9 +54,10 @@ def render_segments(segments: Segments, settings: Settings, language: str) -> Re
     for segment in segments.segments:
         flag = "🔴" if segment.below_minimum else ("🟢" if segment.minimum is not None else "⚪")
         lines.append(
-            translate(
+            translate_plural(
                 REPORTS,
                 "segment_row",
+                segment.figures.ratings,
                 language,
                 flag=flag,
                 tier=html.escape(segment.tier),

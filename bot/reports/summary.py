@@ -10,7 +10,7 @@ import html
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.i18n import translate
+from bot.i18n import translate, translate_plural
 from bot.reports.charts import Bar, Chart, horizontal_bars, share_color
 from bot.reports.common import Report, Scope, heading, touchpoint_ids, touchpoint_name
 from bot.reports.figures import Figures, figures, total
@@ -100,7 +100,7 @@ def render_summary(summary: Summary, settings: Settings, language: str, *, with_
         return Report("\n".join(lines))
     lines.extend(figure_lines(now, before, language))
     days = round(scope.period.length.total_seconds() / 86400)
-    lines.append(f"<i>{translate(REPORTS, 'vs_previous', language, days=days)}</i>")
+    lines.append(f"<i>{translate_plural(REPORTS, 'vs_previous', days, language, days=days)}</i>")
     if summary.ranked:
         lines.extend(["", translate(REPORTS, "ranked_header", language)])
         for rank, item in enumerate(summary.ranked, start=1):
@@ -133,9 +133,10 @@ def figure_lines(now: Figures, before: Figures, language: str) -> list[str]:
             rate=pct(now.response_rate, language),
             change=change_count(now.completed, before.completed, language),
         ).rstrip(),
-        translate(
+        translate_plural(
             REPORTS,
             "csat",
+            now.ratings,
             language,
             csat=pct(now.csat, language),
             ratings=count(now.ratings, language),
@@ -161,9 +162,10 @@ def figure_lines(now: Figures, before: Figures, language: str) -> list[str]:
         lines.append(translate(REPORTS, "emotions", language, emotions=emotions))
     if now.gap_surveys:
         lines.append(
-            translate(
+            translate_plural(
                 REPORTS,
                 "gap",
+                now.gap_surveys,
                 language,
                 gap=signed(now.gap, 2, language),
                 surveys=count(now.gap_surveys, language),
@@ -171,9 +173,10 @@ def figure_lines(now: Figures, before: Figures, language: str) -> list[str]:
             ).rstrip()
         )
     lines.append(
-        translate(
+        translate_plural(
             REPORTS,
             "alerts",
+            now.open_alerts,
             language,
             open=count(now.open_alerts, language),
             median=duration(now.median_resolve_seconds, language),
@@ -197,7 +200,8 @@ def next_step(summary: Summary, settings: Settings, language: str) -> str:
             key=worst.key,
             period=scope.period.label,
         )
-    return translate(REPORTS, "next_alerts", language, open=count(summary.current.open_alerts, language))
+    open_alerts = summary.current.open_alerts
+    return translate_plural(REPORTS, "next_alerts", open_alerts, language, open=count(open_alerts, language))
 
 
 def summary_chart(summary: Summary, settings: Settings, language: str) -> Chart:

@@ -5,16 +5,15 @@ from __future__ import annotations
 import html
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from telegram import Update
 from telegram.constants import ChatAction
-from telegram.ext import Application, CommandHandler, ContextTypes
+from telegram.ext import CommandHandler
 
-from bot.i18n import Catalogue, translate
+from bot.i18n import Catalogue, translate, translate_plural
 from bot.reports.exports import ExportError, export_answers, parse_export_request
 from bot.telegram.common import user_language
-from bot.telegram.services import services
+from bot.telegram.services import MomentoApplication, MomentoContext
 from bot.telegram.staff import staff_command
 from storage import audit
 from storage import staff as staff_repo
@@ -23,58 +22,8 @@ from storage.db import utcnow
 # Telegram refuses documents over 50 MB sent by bots.
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 
-ADMIN: Catalogue = {
-    "staff_usage": {
-        "en": "Use: /staff add &lt;telegram user id&gt; [staff|admin] [name] · /staff remove &lt;user "
-        "id&gt; · "
-        "/staff list",
-        "es": "Uso: /staff add &lt;id de usuario de Telegram&gt; [staff|admin] [nombre] · "
-        "/staff remove &lt;id&gt; · /staff list",
-    },
-    "bad_user_id": {
-        "en": "“{value}” is not a Telegram user id (a number, e.g. 123456789). The person can get theirs "
-        "from @userinfobot.",
-        "es": "«{value}» no es un id de usuario de Telegram (un número, p. ej. 123456789). La persona puede "
-        "consultarlo en @userinfobot.",
-    },
-    "added": {
-        "en": "✅ {user} is now {role}. They can type /help in the staff chat to see their commands.",
-        "es": "✅ {user} ahora es {role}. Puede escribir /help en el chat del equipo para ver sus comandos.",
-    },
-    "removed": {"en": "✅ {user} is no longer staff.", "es": "✅ {user} ya no forma parte del equipo."},
-    "not_staff": {
-        "en": "{user} was not staff — nothing changed. /staff list shows who is.",
-        "es": "{user} no formaba parte del equipo: no ha cambiado nada. /staff list muestra quién está.",
-    },
-    "config_admin": {
-        "en": "{user} is an admin in the config file (telegram.admin_user_ids); remove them there.",
-        "es": "{user} es administrador en el fichero de configuración (telegram.admin_user_ids); quítalo "
-        "allí.",
-    },
-    "list_header": {"en": "<b>Staff</b> ({count}):", "es": "<b>Equipo</b> ({count}):"},
-    "list_config": {"en": "· {user} — admin (config)", "es": "· {user} — admin (configuración)"},
-    "list_row": {"en": "· {user} — {role}{name}", "es": "· {user} — {role}{name}"},
-    "list_next": {
-        "en": "Add someone with /staff add &lt;user id&gt; [staff|admin].",
-        "es": "Añade a alguien con /staff add &lt;id&gt; [staff|admin].",
-    },
-    "export_usage": {
-        "en": "Can't export that: {reason}. Use: /export [csv|xlsx|jsonl] [period] [touchpoint], e.g. "
-        "/export xlsx 30d delivery",
-        "es": "No puedo exportar eso: {reason}. Uso: /export [csv|xlsx|jsonl] [periodo] [punto de contacto], "
-        "p. ej. /export xlsx 30d delivery",
-    },
-    "export_caption": {
-        "en": "{rows} answers · {period}{touchpoint}. Recorded in the audit log.",
-        "es": "{rows} respuestas · {period}{touchpoint}. Registrado en el registro de auditoría.",
-    },
-    "export_too_big": {
-        "en": "The file has {rows} answers ({size} MB), over Telegram's 50 MB limit. Use a shorter period, "
-        "or run `momento export` on the server.",
-        "es": "El fichero tiene {rows} respuestas ({size} MB), más que el límite de 50 MB de Telegram. Usa "
-        "un periodo más corto o ejecuta `momento export` en el servidor.",
-    },
-}
+# The texts are the admin.* messages of the catalogues in bot/locale (see bot.i18n).
+ADMIN = Catalogue("admin")
 
 
 def _parse_user_id(value: str) -> int | None:
@@ -86,9 +35,9 @@ def _parse_user_id(value: str) -> int | None:
 
 
 @staff_command(admin=True)
-async def staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def staff(update: Update, context: MomentoContext) -> None:
     """/staff add <user id> [staff|admin] [name] · /staff remove <user id> · /staff list"""
-    message, found, language = update.effective_message, services(context), user_language(update)
+    message, found, language = update.effective_message, context.services, user_language(update)
     assert message is not None and update.effective_user is not None
     actor = update.effective_user.id
     args = list(context.args or [])
@@ -147,9 +96,9 @@ async def staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @staff_command(admin=True)
-async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def export(update: Update, context: MomentoContext) -> None:
     """/export [csv|xlsx|jsonl] [period] [touchpoint]: the answers as a document, audited."""
-    message, found, language = update.effective_message, services(context), user_language(update)
+    message, found, language = update.effective_message, context.services, user_language(update)
     assert message is not None and update.effective_user is not None
     now = utcnow()
     try:
@@ -173,9 +122,10 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 translate(ADMIN, "export_too_big", language, rows=result.rows, size=round(size / 2**20))
             )
             return
-        caption = translate(
+        caption = translate_plural(
             ADMIN,
             "export_caption",
+            result.rows,
             language,
             rows=result.rows,
             period=html.escape(request.period.label if request.period else "all"),
@@ -185,6 +135,6 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await message.reply_document(handle, filename=destination.name, caption=caption)
 
 
-def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+def register(application: MomentoApplication) -> None:
     application.add_handler(CommandHandler("staff", staff))
     application.add_handler(CommandHandler("export", export))

@@ -12,20 +12,21 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.ext import AIORateLimiter, ApplicationBuilder, Defaults
 
 from bot.api.ingest import sync_configured_touchpoints
-from bot.config import Settings
-from bot.telegram import admin, common, private, staff
-from bot.telegram import clock as conversation_wiring
+from bot.config import SUPPORTED_LANGUAGES, Settings
+from bot.conversation.wiring import build_cx_services
+from bot.i18n import FALLBACK_LANGUAGE
+from bot.outreach.pacing import ChatPacer
+from bot.telegram import admin, clock, common, private, staff
 from bot.telegram.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
-from bot.telegram.services import BOT_DATA_KEY, Services, services
+from bot.telegram.messenger import TelegramMessenger
+from bot.telegram.services import CONTEXT_TYPES, MomentoApplication, Services, services
 from sentiment import Classifier, open_classifier
 from storage.db import Database
 
 log = logging.getLogger(__name__)
-
-MomentoApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
 def build_application(settings: Settings, *, classifier: Classifier | None = None) -> MomentoApplication:
@@ -41,6 +42,7 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
         )
         .rate_limiter(AIORateLimiter(max_retries=settings.telegram.max_retries))
         .concurrent_updates(True)
+        .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
@@ -48,8 +50,8 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
         # Updates arrive through our own HTTP server (bot.api.server), not PTB's Updater.
         builder = builder.updater(None)
     application: MomentoApplication = builder.build()
-    application.bot_data["momento.settings"] = settings
-    application.bot_data["momento.lent_classifier"] = classifier
+    application.bot_data.settings = settings
+    application.bot_data.lent_classifier = classifier
     _register_handlers(application)
     return application
 
@@ -65,8 +67,9 @@ def _register_handlers(application: MomentoApplication) -> None:
 
 
 async def _post_init(application: MomentoApplication) -> None:
-    settings: Settings = application.bot_data["momento.settings"]
-    lent: Classifier | None = application.bot_data.get("momento.lent_classifier")
+    settings = application.bot_data.settings
+    assert settings is not None
+    lent = application.bot_data.lent_classifier
     db = await Database.open(settings.storage.path)
     try:
         await sync_configured_touchpoints(db, settings)
@@ -74,17 +77,17 @@ async def _post_init(application: MomentoApplication) -> None:
     except BaseException:
         await db.close()
         raise
-    application.bot_data[BOT_DATA_KEY] = Services(
-        settings=settings, db=db, classifier=classifier, owns_classifier=lent is None
-    )
-    conversation_wiring.open_conversation(application)
+    messenger = TelegramMessenger(application.bot, ChatPacer(settings.telegram.per_chat_interval))
+    cx = build_cx_services(db, settings, classifier, messenger)
+    application.bot_data.services = Services(settings, db, classifier, cx, owns_classifier=lent is None)
+    clock.start_clock(application)
     await _set_command_menus(application, settings)
 
 
 async def _post_shutdown(application: MomentoApplication) -> None:
-    conversation_wiring.close_conversation(application)
-    found = application.bot_data.pop(BOT_DATA_KEY, None)
-    if not isinstance(found, Services):
+    clock.stop_clock(application)
+    found, application.bot_data.services = application.bot_data.services, None
+    if found is None:
         return
     if found.owns_classifier:
         await found.classifier.aclose()
@@ -92,7 +95,7 @@ async def _post_shutdown(application: MomentoApplication) -> None:
 
 
 def _commands(menu: tuple[MenuEntry, ...], language: str) -> list[BotCommand]:
-    return [BotCommand(entry.command, entry.es if language == "es" else entry.en) for entry in menu]
+    return [BotCommand(entry.command, entry.description(language)) for entry in menu]
 
 
 async def _set_command_menus(application: MomentoApplication, settings: Settings) -> None:
@@ -103,11 +106,11 @@ async def _set_command_menus(application: MomentoApplication, settings: Settings
         scopes.append((BotCommandScopeChat(settings.telegram.staff_chat_id), STAFF_MENU))
     scopes.extend((BotCommandScopeChat(admin), ADMIN_MENU) for admin in settings.telegram.admin_user_ids)
     for scope, menu in scopes:
-        for language in ("en", "es"):
+        for language in SUPPORTED_LANGUAGES:
             try:
-                await bot.set_my_commands(
-                    _commands(menu, language), scope=scope, language_code=None if language == "en" else "es"
-                )
+                # The English menu is also the one for every language the bot does not speak.
+                code = None if language == FALLBACK_LANGUAGE else language
+                await bot.set_my_commands(_commands(menu, language), scope=scope, language_code=code)
             except TelegramError as exc:
                 # A staff chat the bot is not in yet must not stop the bot from serving customers.
                 log.warning("could not set the command menu for %s: %s", scope, exc)

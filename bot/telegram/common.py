@@ -8,11 +8,11 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import Application, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.accounts.roles import is_staff
 from bot.i18n import COMMON, pick_language, translate
-from bot.telegram.services import services
+from bot.telegram.services import MomentoApplication, MomentoContext
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +22,12 @@ def user_language(update: Update) -> str:
     return pick_language(user.language_code if user else None)
 
 
-async def show_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def show_help(update: Update, context: MomentoContext) -> None:
     message = update.effective_message
     if message is None:
         return
     language = user_language(update)
-    found = services(context)
+    found = context.services
     user_id = update.effective_user.id if update.effective_user else None
     in_private = update.effective_chat is not None and update.effective_chat.type == ChatType.PRIVATE
     parts = [translate(COMMON, "help", language)] if in_private else []
@@ -37,7 +37,7 @@ async def show_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text("\n\n".join(parts))
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: MomentoContext) -> None:
     message = update.effective_message
     if message is None or (update.effective_chat and update.effective_chat.type != ChatType.PRIVATE):
         # In group chats other bots' commands are none of our business.
@@ -45,7 +45,7 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await message.reply_text(translate(COMMON, "unknown_command", user_language(update)))
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: MomentoContext) -> None:
     """Log with enough context to debug, tell a private-chat user politely, and never re-raise."""
     error = context.error
     if isinstance(error, Forbidden):
@@ -81,10 +81,10 @@ def _update_kind(update: Update) -> str:
     return "other"
 
 
-def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+def register(application: MomentoApplication) -> None:
     application.add_handler(CommandHandler("help", show_help))
 
 
-def register_fallbacks(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+def register_fallbacks(application: MomentoApplication) -> None:
     """Must be registered last: in group 0 it only sees commands no feature handled."""
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))

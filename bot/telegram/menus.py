@@ -1,39 +1,53 @@
-"""The command menus Telegram shows: customers in private chats, staff in the staff chat and admins' chats."""
+"""The command menus Telegram shows: customers in private chats, staff in the staff chat and admins' chats.
+
+The descriptions are the ``menu.*`` messages of the catalogues in ``bot/locale`` (see :mod:`bot.i18n`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.i18n import Catalogue, translate
+
+MENU = Catalogue("menu")
+
 
 @dataclass(frozen=True, slots=True)
 class MenuEntry:
     command: str
-    en: str
-    es: str
+    # Its text is menu.<key>: the command's name, unless one command means two things (the staff /help).
+    key: str = ""
+
+    @property
+    def text_key(self) -> str:
+        return self.key or self.command
+
+    def description(self, language: str) -> str:
+        return translate(MENU, self.text_key, language)
 
 
 CUSTOMER_MENU: tuple[MenuEntry, ...] = (
-    MenuEntry("start", "Start or restart", "Empezar o reiniciar"),
-    MenuEntry("help", "What I can do", "Qué puedo hacer"),
-    MenuEntry("language", "Change language", "Cambiar idioma"),
-    MenuEntry("mydata", "Get a copy of your data", "Recibir una copia de tus datos"),
-    MenuEntry("delete", "Erase your personal data", "Borrar tus datos personales"),
-    MenuEntry("stop", "Stop all surveys", "No recibir más encuestas"),
+    MenuEntry("start"),
+    MenuEntry("help"),
+    MenuEntry("language"),
+    MenuEntry("mydata"),
+    MenuEntry("delete"),
+    MenuEntry("stop"),
 )
 
 STAFF_MENU: tuple[MenuEntry, ...] = (
-    MenuEntry("summary", "Satisfaction summary", "Resumen de satisfacción"),
-    MenuEntry("touchpoints", "What drives satisfaction", "Qué mueve la satisfacción"),
-    MenuEntry("journey", "Where the journey gets blocked", "Dónde se bloquea el recorrido"),
-    MenuEntry("segments", "Results per customer tier", "Resultados por segmento"),
-    MenuEntry("alerts", "Open alerts", "Alertas abiertas"),
-    MenuEntry("customer", "One customer's history", "Historial de un cliente"),
-    MenuEntry("quotes", "Telling verbatims", "Citas representativas"),
-    MenuEntry("help", "Staff commands", "Comandos del equipo"),
+    MenuEntry("summary"),
+    MenuEntry("touchpoints"),
+    MenuEntry("journey"),
+    MenuEntry("segments"),
+    MenuEntry("alerts"),
+    MenuEntry("customer"),
+    MenuEntry("quotes"),
+    MenuEntry("help", "staff_help"),
 )
 
 ADMIN_MENU: tuple[MenuEntry, ...] = (
     *STAFF_MENU,
-    MenuEntry("export", "Export results", "Exportar resultados"),
-    MenuEntry("staff", "Manage staff", "Gestionar el equipo"),
+    MenuEntry("export"),
+    MenuEntry("staff"),
 )

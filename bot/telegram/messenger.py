@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
 
 from bot.messaging import Button, DeliveryUnknown, OutgoingMessage, RecipientUnreachable, RetryLater
-from bot.outreach.dispatch import ChatPacer
+from bot.outreach.pacing import ChatPacer
 
 
 def keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | None:

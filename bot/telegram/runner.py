@@ -111,6 +111,7 @@ async def serve(
     """
     from bot.api.server import create_app, serving
     from bot.telegram.services import services
+    from bot.telegram.webhook import webhook_route
 
     await application.initialize()
     try:
@@ -120,7 +121,7 @@ async def serve(
             settings,
             services(application).db,
             bot_username=lambda: application.bot.username,
-            updates=application if webhook else None,
+            extra_routes=[webhook_route(settings, application)] if webhook else (),
             bot_running=lambda: application.running,
         )
         async with serving(api, settings.server.host, settings.server.port) as (_, base_url):

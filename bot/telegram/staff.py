@@ -13,11 +13,11 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.ext import Application, CommandHandler, ContextTypes
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.accounts.roles import Role, role_of
 from bot.config import Settings
-from bot.i18n import COMMON, pick_language, translate
+from bot.i18n import COMMON, pick_language, translate, translate_plural
 from bot.recovery.cards import open_alert_cards
 from bot.reports import digest
 from bot.reports.charts import Chart
@@ -30,7 +30,7 @@ from bot.reports.segments import build_segments, render_segments
 from bot.reports.summary import build_summary, render_summary
 from bot.reports.texts import REPORTS
 from bot.telegram.common import user_language
-from bot.telegram.services import services
+from bot.telegram.services import MomentoApplication, MomentoContext
 from storage.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -41,13 +41,13 @@ DIGEST_JOB = "momento.digest"
 DIGEST_CHECK_EVERY = timedelta(minutes=1)
 DIGEST_FIRST_CHECK = timedelta(seconds=30)
 
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+Handler = Callable[[Update, MomentoContext], Coroutine[Any, Any, None]]
 
 
-async def allowed(update: Update, context: ContextTypes.DEFAULT_TYPE, *, admin: bool = False) -> bool:
+async def allowed(update: Update, context: MomentoContext, *, admin: bool = False) -> bool:
     """The user's role decides; refusals are neutral and identical for every command."""
     message = update.effective_message
-    found = services(context)
+    found = context.services
     user_id = update.effective_user.id if update.effective_user else None
     role: Role | None = await role_of(found.db, found.settings, user_id)
     if role == "admin" or (role == "staff" and not admin):
@@ -59,7 +59,7 @@ async def allowed(update: Update, context: ContextTypes.DEFAULT_TYPE, *, admin: 
 
 def staff_command(*, admin: bool = False) -> Callable[[Handler], Handler]:
     def wrap(handler: Handler) -> Handler:
-        async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        async def guarded(update: Update, context: MomentoContext) -> None:
             if update.effective_message is None or not await allowed(update, context, admin=admin):
                 return
             try:
@@ -102,14 +102,14 @@ async def send_chart(message: Message, chart: Chart) -> None:
     await message.reply_photo(chart.png, caption=chart.title[:1024], filename=chart.filename, parse_mode=None)
 
 
-def _args(context: ContextTypes.DEFAULT_TYPE) -> list[str]:
+def _args(context: MomentoContext) -> list[str]:
     return list(context.args or [])
 
 
 @staff_command()
-async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def summary(update: Update, context: MomentoContext) -> None:
     """/summary [touchpoint] [period] [tier]"""
-    message, found, language = update.effective_message, services(context), user_language(update)
+    message, found, language = update.effective_message, context.services, user_language(update)
     assert message is not None
     scope = await parse_scope(found.db, found.settings, _args(context), now=utcnow(), language=language)
     result = await build_summary(found.db, found.settings, scope)
@@ -119,12 +119,12 @@ async def summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def _period_report(
     update: Update,
-    context: ContextTypes.DEFAULT_TYPE,
+    context: MomentoContext,
     build: Callable[..., Coroutine[Any, Any, Any]],
     render: Callable[[Any, Settings, str], Report],
 ) -> None:
     """Reports that take only a period: parse it, build from the database, render (charts) off the loop."""
-    message, found, language = update.effective_message, services(context), user_language(update)
+    message, found, language = update.effective_message, context.services, user_language(update)
     assert message is not None
     scope = await parse_scope(
         found.db,
@@ -140,36 +140,36 @@ async def _period_report(
 
 
 @staff_command()
-async def touchpoints(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def touchpoints(update: Update, context: MomentoContext) -> None:
     """/touchpoints [period]"""
     await _period_report(update, context, build_drivers, render_drivers)
 
 
 @staff_command()
-async def journey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def journey(update: Update, context: MomentoContext) -> None:
     """/journey [period]"""
     await _period_report(update, context, build_journey, render_journey)
 
 
 @staff_command()
-async def segments(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def segments(update: Update, context: MomentoContext) -> None:
     """/segments [period]"""
     await _period_report(update, context, build_segments, render_segments)
 
 
 @staff_command()
-async def customer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def customer(update: Update, context: MomentoContext) -> None:
     """/customer <external id>"""
-    message, found, language = update.effective_message, services(context), user_language(update)
+    message, found, language = update.effective_message, context.services, user_language(update)
     assert message is not None
     history = await build_customer(found.db, " ".join(_args(context)), language)
     await send_report(message, render_customer(history, found.settings, language))
 
 
 @staff_command()
-async def quotes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def quotes(update: Update, context: MomentoContext) -> None:
     """/quotes <touchpoint> [sentiment or emotion] [period]"""
-    message, found, language = update.effective_message, services(context), user_language(update)
+    message, found, language = update.effective_message, context.services, user_language(update)
     assert message is not None
     request = await parse_quote_request(
         found.db, found.settings, _args(context), now=utcnow(), language=language
@@ -179,16 +179,17 @@ async def quotes(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @staff_command()
-async def alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def alerts(update: Update, context: MomentoContext) -> None:
     """/alerts: open alerts, oldest first, each as its card with the [Acknowledge / Resolve] buttons."""
-    message, found, language = update.effective_message, services(context), user_language(update)
+    message, found, language = update.effective_message, context.services, user_language(update)
     assert message is not None
     cards, total = await open_alert_cards(found.db, found.settings, limit=MAX_ALERT_CARDS, language=language)
     if not cards:
         await message.reply_text(translate(REPORTS, "alerts_none", language))
         return
     more = translate(REPORTS, "alerts_more", language, shown=len(cards)) if total > len(cards) else ""
-    await message.reply_text(translate(REPORTS, "alerts_header", language, count=total, more=more))
+    header = translate_plural(REPORTS, "alerts_header", total, language, count=total, more=more)
+    await message.reply_text(header)
     for card in cards:
         keyboard = InlineKeyboardMarkup(
             [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in card.buttons]
@@ -196,9 +197,9 @@ async def alerts(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(card.text, reply_markup=keyboard if card.buttons else None)
 
 
-async def post_digest(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def post_digest(context: MomentoContext) -> None:
     """Job: post the digest to the staff chat once it is due (remembered across restarts)."""
-    found = services(context)
+    found = context.services
     settings: Settings = found.settings
     chat_id = settings.telegram.staff_chat_id
     if chat_id is None:
@@ -215,7 +216,17 @@ async def post_digest(context: ContextTypes.DEFAULT_TYPE) -> None:
     await digest.mark_sent(found.db, due)
 
 
-def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+async def on_alert_press(update: Update, context: MomentoContext) -> None:
+    """[Acknowledge / Resolve] on an alert card: recovery decides (staff only), the button never spins."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    result = await context.services.recovery.on_press(user.id, query.data or "")
+    await query.answer(text=result.toast, show_alert=result.alert)
+
+
+def register(application: MomentoApplication) -> None:
+    application.add_handler(CallbackQueryHandler(on_alert_press, pattern=r"^al:"))
     for name, callback in (
         ("summary", summary),
         ("touchpoints", touchpoints),
@@ -226,8 +237,8 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         ("quotes", quotes),
     ):
         application.add_handler(CommandHandler(name, callback))
-    settings: Settings = application.bot_data["momento.settings"]
-    if application.job_queue is not None and settings.reports.digest != "off":
+    settings = application.bot_data.settings
+    if settings is not None and application.job_queue is not None and settings.reports.digest != "off":
         application.job_queue.run_repeating(
             post_digest, interval=DIGEST_CHECK_EVERY, first=DIGEST_FIRST_CHECK, name=DIGEST_JOB
         )

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from bot.accounts.links import make_start_payload
-from bot.outreach.dispatch import schedule_survey
-from bot.telegram.clock import outreach_of
+from bot.outreach.scheduling import schedule_survey
 from bot.telegram.services import services
 from storage import answers, customers, events, surveys, touchpoints
 from storage.models import Customer, Survey
@@ -62,8 +61,7 @@ def settings(settings_factory: SettingsFactory) -> Any:
 async def app(running_app: AppRunner, settings: Any, classifier: Any) -> AsyncIterator[Any]:
     application = await running_app(settings, classifier=classifier)
     clock = Clock(NOON)
-    outreach_of(application).clock = clock
-    application.bot_data["test.clock"] = clock
+    services(application).outreach.clock = clock
     yield application
     # Stop every Application before the lent classifier closes: answers are classified after the reply, so
     # a handler may still be waiting for the model when the test ends.
@@ -114,7 +112,7 @@ async def invite(
     )
     assert scheduled.scheduled, scheduled
     mark = len(bot_api.calls)
-    await outreach_of(app).tick()
+    await services(app).outreach.tick()
     assert customer.telegram_chat_id is not None
     return await bot_api.wait_for_message(customer.telegram_chat_id, after=mark)
 
@@ -275,14 +273,14 @@ async def test_quiet_hours_and_frequency_cap(app: Any, bot_api: BotApiEmulator) 
         db, settings, event=await event(app, customer, "delivery", late, "q1"), now=late
     )
     assert result.scheduled_at == datetime(2026, 5, 5, 7, 0, tzinfo=UTC)  # 09:00 Madrid
-    clock: Clock = app.bot_data["test.clock"]
+    clock: Clock = services(app).outreach.clock
     clock.now = datetime(2026, 5, 5, 2, 0, tzinfo=UTC)
-    await outreach_of(app).tick()
+    await services(app).outreach.tick()
     assert not [m for m in bot_api.messages_to(46) if "Thanks for your recent" in (m.plain_text or "")]
 
     clock.now = datetime(2026, 5, 5, 7, 1, tzinfo=UTC)
     mark = len(bot_api.calls)
-    await outreach_of(app).tick()
+    await services(app).outreach.tick()
     invitation = await bot_api.wait_for_message(46, after=mark)
     assert "Thanks for your recent delivery" in (invitation.plain_text or "")
 
@@ -293,7 +291,7 @@ async def test_quiet_hours_and_frequency_cap(app: Any, bot_api: BotApiEmulator) 
     )
     assert not capped.scheduled and capped.reason == "frequency_cap"
     clock.now = later + timedelta(hours=3)
-    await outreach_of(app).tick()
+    await services(app).outreach.tick()
     invitations = [m for m in bot_api.messages_to(46) if "Thanks for your recent" in (m.plain_text or "")]
     assert len(invitations) == 1
 
@@ -325,10 +323,10 @@ async def test_failure_between_send_and_acknowledgement_neither_loses_nor_double
         return await real_ack(*args, **kwargs)
 
     monkeypatch.setattr(outreach_repo, "acknowledge_invitation", flaky_ack)
-    clock: Clock = app.bot_data["test.clock"]
+    clock: Clock = services(app).outreach.clock
     for minutes in (0, 1, 3, 5, 10):
         clock.now = NOON + timedelta(minutes=minutes)
-        await outreach_of(app).tick()
+        await services(app).outreach.tick()
     for customer in (first, second):
         invitations = [
             m
@@ -353,22 +351,22 @@ async def test_invitation_telegram_answers_too_late_is_never_sent_twice_and_the_
     )
     mark = len(bot_api.calls)
     bot_api.delay_next("sendMessage", 6.0, handled_first=True)
-    report = await outreach_of(app).tick()
+    report = await services(app).outreach.tick()
     assert report.unconfirmed == 1 and report.invited == 0
     invitation = await bot_api.wait_for_message(49, after=mark, timeout=10)  # it did arrive, late
     survey = await only_survey(app, customer)
     assert survey.status == "invited" and survey.invitation_message_id is None
 
-    clock: Clock = app.bot_data["test.clock"]
+    clock: Clock = services(app).outreach.clock
     clock.now = NOON + timedelta(minutes=10)
-    await outreach_of(app).tick()
+    await services(app).outreach.tick()
     sure = action(invitation, "yes")
     offers = [m for m in bot_api.messages_to(49) if m.method == "sendMessage" and sure in m.button_data()]
     assert offers == [invitation]  # the late invitation was not sent again
 
     clock.now = NOON + timedelta(days=1, minutes=1)
     mark = len(bot_api.calls)
-    await outreach_of(app).tick()
+    await services(app).outreach.tick()
     reminder = await bot_api.wait_for_message(49, after=mark)
     assert action(reminder, "yes") == sure
     question = await press(bot_api, 49, reminder, sure)
@@ -382,9 +380,9 @@ async def test_blocked_customer_becomes_unreachable_and_429_is_ridden_out(
     blocked = await link(app, bot_api, 49, "c-49")
     bot_api.block_chat(49)
     await schedule_survey(db, settings, event=await event(app, blocked, "delivery", NOON, "b1"), now=NOON)
-    clock: Clock = app.bot_data["test.clock"]
+    clock: Clock = services(app).outreach.clock
     clock.now = NOON + timedelta(hours=2)
-    await outreach_of(app).tick()
+    await services(app).outreach.tick()
     stored = await customers.get_customer(db, blocked.id)
     assert stored is not None and stored.unreachable_at is not None
     assert (await only_survey(app, blocked)).status == "failed"
@@ -400,7 +398,7 @@ async def test_blocked_customer_becomes_unreachable_and_429_is_ridden_out(
     clock.now += timedelta(hours=2)
     bot_api.fail_next("sendMessage", status=429, retry_after=1, chat_id=50)
     mark = len(bot_api.calls)
-    await outreach_of(app).tick()
+    await services(app).outreach.tick()
     invitation = await bot_api.wait_for_message(50, after=mark, contains="Thanks for your recent")
     assert invitation.ok
     assert [c.status for c in bot_api.calls[mark:] if c.method == "sendMessage" and c.chat_id == 50] == [

@@ -14,7 +14,7 @@ from storage import staff as staff_repo
 from storage.db import Database
 from tests.conftest import ADMIN_USER_ID, STAFF_CHAT_ID, AppRunner, SettingsFactory
 from tests.fakes.bot_api import BotApiEmulator
-from tests.unit.test_reports import TOUCHPOINTS, seed_known
+from tests.support.report_data import TOUCHPOINTS, seed_known
 
 pytestmark = pytest.mark.slow  # lends the real classifier to the Application
 
@@ -93,7 +93,7 @@ async def test_staff_get_the_driver_and_journey_reports(bot_api: BotApiEmulator,
 async def test_alerts_come_with_their_buttons(bot_api: BotApiEmulator, staff_bot: Any) -> None:
     mark = len(bot_api.calls)
     header = await ask(bot_api, STAFF_ID, "alerts")
-    assert "1 open alerts" in (header.plain_text or "")
+    assert (header.plain_text or "") == "1 open alert:"
     card = await bot_api.wait_for_message(STAFF_ID, after=mark, contains="alert #")
     # The same card recovery posts to the team chat: the customer's words arrive escaped and intact.
     assert "“<b>Late</b> & broken =SUM(A1)”" in (card.plain_text or "")
@@ -143,7 +143,7 @@ async def test_digest_reaches_the_staff_chat_once_even_across_a_restart(
 
     from bot.telegram.staff import DIGEST_JOB
     from storage.db import utcnow
-    from tests.unit.test_reports import Seeder
+    from tests.support.report_data import Seeder
 
     settings = settings_factory(
         touchpoints=TOUCHPOINTS,

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, load_settings
+from tests.support import REPO as REPO_DIR
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_DIR
 EXAMPLE = REPO / "config.example.toml"
 TOKEN = "123456:SECRET-token-value"
 

@@ -1,28 +1,87 @@
-"""The messages of the dialogue, built from the script: one place that knows texts and buttons per step."""
+"""What the bot says at each survey step: Momento's default script and the messages with their buttons.
+
+The voice is a person who listens: short, warm, one question at a time, never a form. Companies rewrite any
+of the seven configurable texts per touchpoint and language (``[touchpoints.texts.<lang>]``), and such a
+rewrite always wins; the defaults are the ``script.*`` messages of the gettext catalogues in ``bot/locale``,
+and everything else (buttons, confirmations, polite refusals) is ``phrases.*``. Shared by the dialogue
+(questions) and outreach (invitations, reminders), so it sits below both.
+"""
 
 from __future__ import annotations
 
-from bot.config import Settings
-from bot.conversation.scripts import phrase, script_text, touchpoint_label
-from bot.messaging import Button, OutgoingMessage
+import html
+from collections.abc import Mapping
+from typing import Literal
+
+from bot.config import Settings, TouchpointSettings
+from bot.i18n import Catalogue, translate
+from bot.messaging import Button, OutgoingMessage, SurveyAction, SurveyPress, encode
 from storage.models import Customer, Survey
+
+ScriptKey = Literal[
+    "invitation", "expectation", "experience", "rating", "improvement", "callback_offer", "thanks"
+]
+SCRIPT_KEYS: tuple[ScriptKey, ...] = (
+    "invitation",
+    "expectation",
+    "experience",
+    "rating",
+    "improvement",
+    "callback_offer",
+    "thanks",
+)
+
+# The texts are the script.* and phrases.* messages of the catalogues in bot/locale (see bot.i18n).
+DEFAULT_SCRIPT = Catalogue("script")
+PHRASES = Catalogue("phrases")
+
+
+def _values(language: str, touchpoint: str, name: str | None) -> dict[str, str]:
+    shown = f", {html.escape(name)}" if name else ""
+    return {"touchpoint": html.escape(touchpoint), "name": shown}
+
+
+def touchpoint_label(settings: Settings, key: str | None, language: str) -> str:
+    touchpoint = settings.touchpoint(key) if key else None
+    if touchpoint is None:
+        return translate(PHRASES, "general_topic", language)
+    return touchpoint.name(language)
+
+
+def script_text(
+    settings: Settings, touchpoint_key: str | None, key: ScriptKey, language: str, *, name: str | None = None
+) -> str:
+    """The touchpoint's own wording if the company wrote one, else Momento's default, placeholders filled."""
+    touchpoint: TouchpointSettings | None = settings.touchpoint(touchpoint_key) if touchpoint_key else None
+    template: str | None = None
+    if touchpoint is not None:
+        texts = touchpoint.texts.get(language)
+        template = getattr(texts, key) if texts is not None else None
+    if template is None:
+        template = translate(DEFAULT_SCRIPT, key, language)
+    return _fill(template, _values(language, touchpoint_label(settings, touchpoint_key, language), name))
+
+
+def phrase(
+    key: str, language: str, *, touchpoint: str = "", name: str | None = None, **values: object
+) -> str:
+    return translate(PHRASES, key, language, **_values(language, touchpoint, name), **values)
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    """A company's text with an unknown {placeholder} or a stray brace still shows, never crashes."""
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return template
+
 
 Buttons = tuple[tuple[Button, ...], ...]
 
-# Callback data: "sv:<survey id>:<action>" — short, and names the survey so an old button can't answer a
-# newer survey.
-PREFIX = "sv"
 
-
-def data(survey_id: int, action: str) -> str:
-    return f"{PREFIX}:{survey_id}:{action}"
-
-
-def parse_data(value: str) -> tuple[int, str] | None:
-    parts = value.split(":")
-    if len(parts) != 3 or parts[0] != PREFIX or not parts[1].isdigit():
-        return None
-    return int(parts[1]), parts[2]
+def data(survey_id: int, action: SurveyAction) -> str:
+    """A survey button's data; it names the survey, so an old button can't answer a newer survey."""
+    return encode(SurveyPress(survey_id, action))
 
 
 def invitation_buttons(survey_id: int, language: str) -> Buttons:
@@ -35,8 +94,11 @@ def invitation_buttons(survey_id: int, language: str) -> Buttons:
     )
 
 
+_RATINGS: tuple[SurveyAction, ...] = ("r1", "r2", "r3", "r4", "r5")
+
+
 def rating_buttons(survey_id: int) -> Buttons:
-    return (tuple(Button(str(n), data(survey_id, f"r{n}")) for n in range(1, 6)),)
+    return (tuple(Button(str(n), data(survey_id, action)) for n, action in enumerate(_RATINGS, 1)),)
 
 
 def callback_buttons(survey_id: int, language: str) -> Buttons:
@@ -81,7 +143,9 @@ def question(
     chat = _chat(customer)
     name = customer.display_name
     if step in ("expectation", "experience") and survey.kind == "recovery_followup":
-        return OutgoingMessage(chat, phrase(f"followup_{step}", language))
+        return OutgoingMessage(
+            chat, phrase("followup_expectation" if step == "expectation" else "followup_experience", language)
+        )
     if step == "expectation" and survey.kind == "general":
         return OutgoingMessage(chat, phrase("general_invitation", language))
     if step == "expectation":

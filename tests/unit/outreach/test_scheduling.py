@@ -11,7 +11,7 @@ import pytest
 
 from bot.api.ingest import sync_configured_touchpoints
 from bot.config import Settings
-from bot.outreach.dispatch import schedule_survey
+from bot.outreach.scheduling import schedule_survey
 from storage import customers, events, surveys, touchpoints
 from storage.db import Database
 from storage.models import Customer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from bot.outreach.dispatch import ChatPacer
+from bot.outreach.pacing import ChatPacer
 
 
 class VirtualClock:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,19 +13,18 @@ from bot.api.ingest import sync_configured_touchpoints
 from bot.config import Settings
 from bot.conversation.engine import SurveyEngine
 from bot.messaging import (
-    Button,
-    DeliveryUnknown,
     IncomingPress,
     IncomingText,
     OutgoingMessage,
-    RecipientUnreachable,
     Sender,
 )
-from bot.outreach.dispatch import Outreach, schedule_survey
+from bot.outreach.dispatch import Outreach
+from bot.outreach.scheduling import schedule_survey
 from sentiment import Analysis, ClassificationError
 from storage import alerts, answers, customers, events, surveys, touchpoints
 from storage.db import Database
 from storage.models import Customer
+from tests.support.inbox import Inbox, data_of
 
 NOON = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 STAFF = -100100
@@ -61,40 +59,6 @@ class KeywordClassifier:
 
     async def aclose(self) -> None:
         return None
-
-
-@dataclass
-class Inbox:
-    """A Messenger that keeps what it was given; chats in *blocked* answer like a blocked bot."""
-
-    sent: list[OutgoingMessage] = field(default_factory=list)
-    edits: list[tuple[int, int, str | None]] = field(default_factory=list)
-    blocked: set[int] = field(default_factory=set)
-    # Chats whose next message arrives but whose answer from Telegram is lost (a timeout).
-    answer_lost: set[int] = field(default_factory=set)
-
-    async def send(self, message: OutgoingMessage) -> int:
-        if message.chat_id in self.blocked:
-            raise RecipientUnreachable("Forbidden: bot was blocked by the user")
-        self.sent.append(message)
-        if message.chat_id in self.answer_lost:
-            self.answer_lost.discard(message.chat_id)
-            raise DeliveryUnknown("Timed out")
-        return len(self.sent)
-
-    async def edit(self, chat_id: int, message_id: int, text: str | None, buttons: Any) -> None:
-        self.edits.append((chat_id, message_id, text))
-
-    def to(self, chat_id: int) -> list[OutgoingMessage]:
-        return [m for m in self.sent if m.chat_id == chat_id]
-
-    def last(self, chat_id: int) -> OutgoingMessage:
-        return self.to(chat_id)[-1]
-
-
-def data_of(message: OutgoingMessage, suffix: str) -> str:
-    buttons: list[Button] = [b for row in message.buttons for b in row]
-    return next(b.data for b in buttons if b.data.endswith(":" + suffix))
 
 
 @dataclass

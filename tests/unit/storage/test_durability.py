@@ -19,9 +19,10 @@ from pathlib import Path
 from storage import alerts, answers, customers, events, surveys, touchpoints
 from storage.db import Database
 from storage.models import TouchpointSpec
+from tests.support import REPO as REPO_DIR
 
 AT = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = REPO_DIR
 
 # Writes answers through the repositories from several coroutines and prints each acknowledged one.
 WRITER = textwrap.dedent(

@@ -18,7 +18,7 @@ from bot.reports.periods import parse_period
 from storage import audit
 from storage.db import Database
 from storage.exports import EXPORT_COLUMNS
-from tests.unit.test_reports import NOW, make_settings, seed_known
+from tests.support.report_data import NOW, make_settings, seed_known
 
 INJECTIONS = ['=HYPERLINK("http://evil")', "+1+2", "-3", "@SUM(A1)", "Señora Muñoz: ¡qué bien!"]
 

@@ -14,7 +14,7 @@ from bot.outreach.dispatch import Outreach
 from bot.recovery.alerts import Recovery, severity_of
 from storage import alerts, answers, customers, surveys, touchpoints
 from storage.db import Database
-from tests.unit.test_survey_engine import Inbox
+from tests.support.inbox import Inbox
 
 NOON = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 DELIVERY_TEAM = -100300

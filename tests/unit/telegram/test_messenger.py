@@ -8,7 +8,7 @@ import pytest
 from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
 
 from bot.messaging import DeliveryUnknown, OutgoingMessage, RecipientUnreachable, RetryLater
-from bot.outreach.dispatch import ChatPacer
+from bot.outreach.pacing import ChatPacer
 from bot.telegram.messenger import TelegramMessenger
 
 

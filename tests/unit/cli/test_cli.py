@@ -17,8 +17,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli.main import main
+from tests.support import REPO as REPO_DIR
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_DIR
 EXAMPLE = REPO / "config.example.toml"
 TOKEN = "123456:SECRET-token-value"
 MOMENTO = Path(sys.executable).with_name("momento")

@@ -24,7 +24,7 @@ from typing import Any
 
 from bot.api.ingest import sync_configured_touchpoints
 from bot.config import Settings
-from bot.outreach.dispatch import schedule_survey
+from bot.outreach.scheduling import schedule_survey
 from storage import customers, events, touchpoints
 from storage.db import Database
 

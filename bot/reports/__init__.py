@@ -1,0 +1,1 @@
+"""Staff reports: summaries, key drivers, journey, segments, quotes, charts, digests and exports."""
