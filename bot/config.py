@@ -69,6 +69,13 @@ Duration = Annotated[
 ]
 
 
+def spoken_language(value: str) -> str:
+    """*value* if Momento has a catalogue for it; the settings and the API refuse anything else alike."""
+    if value not in SUPPORTED_LANGUAGES:
+        raise ValueError(f"unknown language {value!r} (Momento speaks {', '.join(SUPPORTED_LANGUAGES)})")
+    return value
+
+
 def known_timezone(value: str) -> str:
     """*value* if it names an IANA time zone; the settings and the API refuse anything else alike."""
     try:
@@ -81,7 +88,15 @@ def known_timezone(value: str) -> str:
 DEFAULT_CONFIG_PATH = Path("config.toml")
 CONFIG_ENV = "MOMENTO_CONFIG"
 SECRETS_FILE_ENV = "MOMENTO_SECRETS_FILE"
-SUPPORTED_LANGUAGES = ("en", "es")
+# The languages Momento speaks are the catalogues it ships (bot/locale/<lang>/LC_MESSAGES/momento.po):
+# adding a language is adding its catalogue, nothing in the code.
+SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(
+    sorted(
+        entry.name
+        for entry in (Path(__file__).resolve().parent / "locale").iterdir()
+        if (entry / "LC_MESSAGES" / "momento.po").is_file()
+    )
+)
 
 # Dotted paths that hold secrets: refused in the TOML, masked when printed.
 SECRET_FIELDS = ("telegram.token", "webhook.secret_token", "links.signing_key", "api.keys")
@@ -151,7 +166,8 @@ class StorageSettings(_Section):
 
 
 class SurveySettings(_Section):
-    default_language: Literal["en", "es"] = "en"
+    # One of the languages with a catalogue in bot/locale.
+    default_language: str = "en"
     default_timezone: str = "UTC"
     # Local time window in which no invitation or reminder is sent.
     quiet_hours_start: time = time(21, 0)
@@ -164,6 +180,11 @@ class SurveySettings(_Section):
     max_answer_chars: int = Field(default=4000, ge=100, le=4096)
     # After an alert is resolved, survey the customer again this long afterwards.
     recovery_followup_after: Duration = timedelta(days=7)
+
+    @field_validator("default_language")
+    @classmethod
+    def _spoken_language(cls, value: str) -> str:
+        return spoken_language(value)
 
     @field_validator("default_timezone")
     @classmethod

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, cast, get_args
 
+from bot.config import SUPPORTED_LANGUAGES
+
 
 @dataclass(frozen=True, slots=True)
 class Button:
@@ -103,7 +105,7 @@ SURVEY_ACTIONS: frozenset[str] = frozenset(get_args(SurveyAction))
 _ID = re.compile(r"[1-9][0-9]{0,17}")  # at most 18 digits: always below 2**63
 _ACCOUNT_VALUES: dict[str, frozenset[str]] = {
     "fb": frozenset({""}),
-    "lang": frozenset({"en", "es"}),
+    "lang": frozenset(SUPPORTED_LANGUAGES),
     "stop": frozenset({"yes", "no"}),
     "del": frozenset({"yes", "no"}),
 }

@@ -19,7 +19,7 @@ from pydantic import (
     field_validator,
 )
 
-from bot.config import known_timezone
+from bot.config import SUPPORTED_LANGUAGES, known_timezone, spoken_language
 
 # Customers created by the bot itself (someone wrote to it without a link) get "tg:<user id>".
 RESERVED_PREFIX = "tg:"
@@ -63,7 +63,11 @@ class CustomerIn(_Model):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
         default=None, description="Display name used in greetings and staff views."
     )
-    language: Literal["en", "es"] | None = Field(default=None, description="Survey language.")
+    language: str | None = Field(
+        default=None,
+        description="Survey language.",
+        json_schema_extra={"enum": [*SUPPORTED_LANGUAGES, None]},
+    )
     timezone: str | None = Field(default=None, description="IANA time zone, e.g. Europe/Madrid.")
     tier: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] | None = Field(
         default=None, description="Customer segment, e.g. standard, gold."
@@ -82,6 +86,11 @@ class CustomerIn(_Model):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("language")
+    @classmethod
+    def _spoken_language(cls, value: str | None) -> str | None:
+        return None if value is None else spoken_language(value)
 
     @field_validator("timezone")
     @classmethod

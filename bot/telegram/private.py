@@ -20,6 +20,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.config import SUPPORTED_LANGUAGES
 from bot.i18n import COMMON, Catalogue, translate
 from bot.messaging import AccountPress, IncomingPress, IncomingText, Sender, decode, encode
 from bot.telegram.services import MomentoApplication, MomentoContext
@@ -106,7 +107,12 @@ async def choose_language(update: Update, context: MomentoContext) -> None:
     await message.reply_text(
         translate(CUSTOMER, "choose_language", language),
         reply_markup=_markup(
-            [[("English", AccountPress("lang", "en")), ("Español", AccountPress("lang", "es"))]]
+            [
+                [
+                    (translate(COMMON, "language_name", spoken), AccountPress("lang", spoken))
+                    for spoken in SUPPORTED_LANGUAGES
+                ]
+            ]
         ),
     )
 
