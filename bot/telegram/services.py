@@ -73,13 +73,6 @@ class MomentoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any
     def services(self) -> Services:
         return services_of(self.bot_data)
 
-    @property
-    def settings(self) -> Settings:
-        found = self.bot_data.settings
-        if found is None:
-            raise RuntimeError("the Application was not built by bot.telegram.app.build_application")
-        return found
-
 
 CONTEXT_TYPES = ContextTypes(context=MomentoContext, bot_data=BotData)
 # PTB's builder does not carry every type parameter through; the two that handlers rely on are exact.
