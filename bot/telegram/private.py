@@ -13,6 +13,7 @@ import logging
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -22,6 +23,7 @@ from telegram.ext import (
 
 from bot.i18n import COMMON, Catalogue, translate
 from bot.messaging import AccountPress, IncomingPress, IncomingText, Sender, decode, encode
+from bot.telegram.common import user_language
 from bot.telegram.services import MomentoApplication, MomentoContext
 from storage.db import utcnow
 
@@ -89,6 +91,9 @@ async def _start_with_link(update: Update, context: MomentoContext, sender: Send
     message = update.effective_message
     assert message is not None
     linked = await context.services.accounts.link(sender, payload)
+    if linked.refused == "taken":
+        await message.reply_text(translate(CUSTOMER, "link_taken", linked.language))
+        return
     if linked.customer is None:
         await message.reply_text(translate(CUSTOMER, "link_invalid", linked.language))
         return
@@ -186,17 +191,29 @@ async def on_non_text(update: Update, context: MomentoContext) -> None:
 
 
 async def on_press(update: Update, context: MomentoContext) -> None:
-    """Survey buttons go to the dialogue; the customer's own account buttons are handled here."""
+    """Survey buttons go to the dialogue; the customer's own account buttons are handled here.
+
+    Customer buttons act only in the presser's private chat (a forged one pressed in a group must not move
+    their chat there), and the dialogue acts only on the presser's own survey. Every press is answered."""
     query, sender = update.callback_query, sender_of(update)
-    if query is None or sender is None or query.data is None:
+    if query is None:
+        return
+    chat = update.effective_chat
+    if sender is None or chat is None or chat.type != ChatType.PRIVATE or chat.id != sender.user_id:
+        await query.answer(translate(COMMON, "button_private_only", user_language(update)), show_alert=True)
+        return
+    press = decode(query.data)
+    if press is None:
+        await query.answer(translate(COMMON, "button_unknown", user_language(update)))
         return
     message_id = query.message.message_id if query.message is not None else None
-    press = decode(query.data)
     if isinstance(press, AccountPress):
         await query.answer()
         await _account_choice(context, sender, press, message_id)
         return
-    result = await context.services.engine.on_press(IncomingPress(sender, query.data, message_id, utcnow()))
+    result = await context.services.engine.on_press(
+        IncomingPress(sender, encode(press), message_id, utcnow())
+    )
     await query.answer(text=result.toast, show_alert=result.alert)
 
 
