@@ -14,7 +14,7 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, RedactSecrets, Settings, StartupError, install_redaction
 from bot.telegram.app import MomentoApplication, build_application
 
 log = logging.getLogger(__name__)
@@ -22,13 +22,39 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: Settings) -> RedactSecrets:
+    """Log lines with time and source, and never a secret in them (see bot.config.RedactSecrets)."""
     logging.basicConfig(
         level=settings.logging.level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # httpx logs every poll at INFO, which drowns what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    return install_redaction(settings)
+
+
+def explain_startup_failure(exc: BaseException, settings: Settings) -> str | None:
+    """One line naming the cause and what to do for each failure we know at start-up; None otherwise."""
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.api.server import ListenError
+
+    base_url = settings.telegram.base_url
+    if isinstance(exc, InvalidToken):
+        # PTB's own message quotes the token; never print it.
+        return (
+            f"telegram.token was refused by the Bot API at {base_url} "
+            "(check MOMENTO_TELEGRAM__TOKEN: the token @BotFather gave you)"
+        )
+    if isinstance(exc, NetworkError):  # includes TimedOut
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return (
+            f"cannot reach the Telegram Bot API at {base_url} ({reason}): check the network, the proxy "
+            "variables (HTTPS_PROXY) or telegram.base_url, then start again"
+        )
+    if isinstance(exc, ListenError | StartupError | ConfigError):
+        return str(exc)
+    return None
 
 
 def run_polling(settings: Settings) -> None:
