@@ -35,7 +35,8 @@ record = open(sys.argv[1], "a", buffering=1)
 def audit(event, args):
     if event == "socket.connect":
         address = args[1]
-        record.write(json.dumps({"connect": address if isinstance(address, str) else list(address)[:2]}) + "\\n")
+        shown = address if isinstance(address, str) else list(address)[:2]
+        record.write(json.dumps({"connect": shown}) + "\\n")
     elif event == "socket.getaddrinfo":
         record.write(json.dumps({"resolve": str(args[0])}) + "\\n")
 sys.addaudithook(audit)
