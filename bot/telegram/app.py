@@ -13,7 +13,7 @@ from typing import Any
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, ApplicationBuilder, Defaults
+from telegram.ext import AIORateLimiter, Defaults
 
 from bot.api.ingest import sync_configured_touchpoints
 from bot.config import SUPPORTED_LANGUAGES, Settings, StartupError
@@ -24,6 +24,7 @@ from bot.telegram import admin, clock, common, private, staff
 from bot.telegram.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
 from bot.telegram.messenger import TelegramMessenger
 from bot.telegram.services import CONTEXT_TYPES, MomentoApplication, Services, services
+from bot.telegram.updates import TolerantApplicationBuilder
 from sentiment import Classifier, open_classifier
 from storage.db import Database, SchemaError
 
@@ -34,7 +35,7 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
     """The configured Application; pass *classifier* to reuse a loaded model (tests, demo)."""
     token = settings.require_token().get_secret_value()
     builder = (
-        ApplicationBuilder()
+        TolerantApplicationBuilder()
         .token(token)
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
