@@ -226,6 +226,28 @@ class ReportSettings(_Section):
     digest_time: time = time(8, 30)
 
 
+def _retention(value: object) -> timedelta | None:
+    """ "off" (or nothing) keeps answers until a customer erases them; else a duration of at least a day."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off")):
+        return None
+    period = parse_duration(value)
+    if period < timedelta(days=1):
+        raise ValueError('must be at least 1d, or "off"')
+    return period
+
+
+class PrivacySettings(_Section):
+    # Answers older than this are anonymised every night (texts and identities gone; ratings, labels and
+    # dates kept), e.g. "365d"; "off" keeps them until the customer erases them.
+    retention: Annotated[
+        timedelta | None,
+        BeforeValidator(_retention),
+        PlainSerializer(lambda v: "off" if v is None else format_duration(v), return_type=str),
+    ] = None
+    # Local time (survey.default_timezone) of the nightly retention run.
+    retention_time: time = time(3, 30)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -249,6 +271,7 @@ class Settings(BaseSettings):
     sentiment: ClassifierSettings = Field(default_factory=ClassifierSettings)
     survey: SurveySettings = Field(default_factory=SurveySettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     touchpoints: list[TouchpointSettings] = Field(default_factory=list)
 

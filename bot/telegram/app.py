@@ -20,7 +20,7 @@ from bot.config import SUPPORTED_LANGUAGES, Settings, StartupError
 from bot.conversation.wiring import build_cx_services
 from bot.i18n import FALLBACK_LANGUAGE
 from bot.outreach.pacing import ChatPacer
-from bot.telegram import admin, clock, common, private, staff
+from bot.telegram import admin, clock, common, private, retention, staff
 from bot.telegram.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
 from bot.telegram.messenger import TelegramMessenger
 from bot.telegram.services import CONTEXT_TYPES, MomentoApplication, Services, services
@@ -64,6 +64,7 @@ def _register_handlers(application: MomentoApplication) -> None:
     private.register(application)
     staff.register(application)
     admin.register(application)
+    retention.register(application)
     common.register_fallbacks(application)
     application.add_error_handler(common.on_error)
 

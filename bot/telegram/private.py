@@ -21,7 +21,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.i18n import COMMON, Catalogue, translate
+from bot.i18n import COMMON, Catalogue, translate, translate_plural
 from bot.messaging import AccountPress, IncomingPress, IncomingText, Sender, decode, encode
 from bot.telegram.common import user_language
 from bot.telegram.services import MomentoApplication, MomentoContext
@@ -157,10 +157,17 @@ async def my_data(update: Update, context: MomentoContext) -> None:
     accounts = context.services.accounts
     customer = await accounts.customer_for(sender)
     document = json.dumps(await accounts.export(customer), ensure_ascii=False, indent=2, default=str)
+    language = accounts.language_of(customer, sender)
+    retention = context.services.settings.privacy.retention
+    if retention is None:
+        kept = translate(CUSTOMER, "mydata_no_retention", language)
+    else:
+        days = max(1, retention.days)
+        kept = translate_plural(CUSTOMER, "mydata_retention", days, language, days=days)
     await message.reply_document(
         document=io.BytesIO(document.encode("utf-8")),
         filename="my-data.json",
-        caption=translate(CUSTOMER, "mydata", accounts.language_of(customer, sender)),
+        caption=f"{translate(CUSTOMER, 'mydata', language)}\n{kept}",
     )
 
 

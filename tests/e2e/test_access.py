@@ -168,3 +168,52 @@ async def test_every_garbage_or_foreign_press_is_answered_and_changes_nothing(
         "cx:del:yes", message_id=1, chat_id=STAFF_CHAT_ID, any_data=True
     )
     assert (await answered(bot_api, query, mark)).ok
+
+
+async def mydata_caption(bot_api: BotApiEmulator, user_id: int) -> str:
+    mark = len(bot_api.calls)
+    bot_api.user(user_id, "Ana").send_command("mydata")
+    document = await bot_api.wait_for_call("sendDocument", after=mark)
+    return str(document.params.get("caption", ""))
+
+
+async def test_mydata_states_the_retention_period_and_the_nightly_job_applies_it(
+    running_app: AppRunner, settings_factory: SettingsFactory, classifier: Any, bot_api: BotApiEmulator
+) -> None:
+    off = await running_app(settings_factory(), classifier=classifier)
+    assert "until you ask us to erase them" in await mydata_caption(bot_api, 80)
+    assert off.job_queue is not None and not off.job_queue.get_jobs_by_name("momento-retention")
+    await running_app.stop(off)
+
+    app = await running_app(
+        settings_factory(privacy={"retention": "30d"}, storage={"path": str(tmp_db(settings_factory))}),
+        classifier=classifier,
+    )
+    assert "Answers older than 30 days are anonymised" in await mydata_caption(bot_api, 81)
+    db = services(app).db
+    customer = await customers.get_by_telegram_user(db, 81)
+    assert customer is not None
+    old, _ = await answers.record_answer(
+        db,
+        survey_id=None,
+        customer_id=customer.id,
+        touchpoint_id=None,
+        question="unsolicited",
+        text="an old complaint",
+        rating=None,
+        language="en",
+        chat_id=81,
+        message_id=7,
+        received_at=NOON - timedelta(days=400),
+    )
+    assert app.job_queue is not None
+    [job] = app.job_queue.get_jobs_by_name("momento-retention")
+    await job.run(app)
+    stored = await answers.get_answer(db, old.id)
+    assert stored is not None and stored.text is None and stored.chat_id is None
+    assert [e for e in await audit.list_entries(db) if e.action == "retention.anonymise"]
+
+
+def tmp_db(settings_factory: SettingsFactory) -> Any:
+    """A second database file next to the first (the first Application's stays as it was)."""
+    return settings_factory().storage.path.with_name("retention.db")
