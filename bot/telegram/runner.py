@@ -61,9 +61,8 @@ def run_polling(settings: Settings) -> None:
     """Blocks until SIGINT/SIGTERM; serves the ingestion API alongside when server.enabled."""
     application = build_application(settings)
     log.info("Momento starting (long polling against %s)", settings.telegram.base_url)
-    if not settings.server.enabled:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
-        return
+    # Our own start-up, also without the HTTP server: PTB's run_polling logs a traceback of its own for a
+    # failed start, and the CLI's one line must be all an operator sees.
     _run(_until_signalled(settings, application, webhook=False))
 
 
@@ -130,7 +129,8 @@ async def serve(
     stop: asyncio.Event,
     ready: Callable[[str], Any] | None = None,
 ) -> None:
-    """Run the bot and the HTTP server until *stop* is set; *ready* gets the server's base URL.
+    """Run the bot and (when server.enabled) the HTTP server until *stop* is set; *ready* gets the server's
+    base URL ("" without a server).
 
     Start-up and shut-down follow PTB's own run_polling/run_webhook order (initialize, post_init, start;
     stop, post_stop, shutdown, post_shutdown), so the composition root's hooks behave exactly as there.
@@ -143,15 +143,20 @@ async def serve(
     try:
         if application.post_init is not None:
             await application.post_init(application)
-        api = create_app(
-            settings,
-            services(application).db,
-            bot_username=lambda: application.bot.username,
-            extra_routes=[webhook_route(settings, application)] if webhook else (),
-            bot_running=lambda: application.running,
-        )
-        async with serving(api, settings.server.host, settings.server.port) as (_, base_url):
-            log.info("HTTP server listening on %s (API docs at %s/docs)", base_url, base_url)
+        async with contextlib.AsyncExitStack() as stack:
+            base_url = ""
+            if settings.server.enabled:
+                api = create_app(
+                    settings,
+                    services(application).db,
+                    bot_username=lambda: application.bot.username,
+                    extra_routes=[webhook_route(settings, application)] if webhook else (),
+                    bot_running=lambda: application.running,
+                )
+                _, base_url = await stack.enter_async_context(
+                    serving(api, settings.server.host, settings.server.port)
+                )
+                log.info("HTTP server listening on %s (API docs at %s/docs)", base_url, base_url)
             await application.start()
             try:
                 if webhook:
