@@ -7,6 +7,7 @@ file that gets committed or mailed around.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -104,6 +105,11 @@ SECRET_FIELDS = ("telegram.token", "webhook.secret_token", "links.signing_key", 
 
 class ConfigError(Exception):
     """A configuration problem, phrased as one line that names the field and the file."""
+
+
+class StartupError(Exception):
+    """A known reason the bot cannot start (database locked or newer, model missing), phrased as one line
+    that names the cause and what to do; the CLI prints it without a traceback."""
 
 
 class _Section(BaseModel):
@@ -241,6 +247,28 @@ class ReportSettings(_Section):
     digest_time: time = time(8, 30)
 
 
+def _retention(value: object) -> timedelta | None:
+    """ "off" (or nothing) keeps answers until a customer erases them; else a duration of at least a day."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off")):
+        return None
+    period = parse_duration(value)
+    if period < timedelta(days=1):
+        raise ValueError('must be at least 1d, or "off"')
+    return period
+
+
+class PrivacySettings(_Section):
+    # Answers older than this are anonymised every night (texts and identities gone; ratings, labels and
+    # dates kept), e.g. "365d"; "off" keeps them until the customer erases them.
+    retention: Annotated[
+        timedelta | None,
+        BeforeValidator(_retention),
+        PlainSerializer(lambda v: "off" if v is None else format_duration(v), return_type=str),
+    ] = None
+    # Local time (survey.default_timezone) of the nightly retention run.
+    retention_time: time = time(3, 30)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -264,6 +292,7 @@ class Settings(BaseSettings):
     sentiment: ClassifierSettings = Field(default_factory=ClassifierSettings)
     survey: SurveySettings = Field(default_factory=SurveySettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     touchpoints: list[TouchpointSettings] = Field(default_factory=list)
 
@@ -332,9 +361,10 @@ def _format_validation_error(exc: ValidationError, origin: str) -> str:
         elif error["type"] == "missing":
             message = "required setting is missing"
         value = error.get("input")
+        secret = any(location == field or location.startswith(f"{field}.") for field in SECRET_FIELDS)
         shown = (
             ""
-            if error["type"] in {"missing", "extra_forbidden"} or isinstance(value, dict)
+            if error["type"] in {"missing", "extra_forbidden"} or isinstance(value, dict) or secret
             else f" (got {value!r})"
         )
         parts.append(f"{location}: {message}{shown}")
@@ -387,3 +417,82 @@ def load_settings(
         return Settings(_env_file=secrets, **data)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, origin)) from exc
+
+
+# --- secrets never in a log line -------------------------------------------------------------------------
+
+REDACTED = "****"
+_MIN_SECRET_CHARS = 4  # shorter values would blank out ordinary words; such a secret is no secret anyway
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret the settings hold, as the text that could leak: the bot token (and its secret half,
+    which Telegram's URLs and some error messages show alone), the webhook secret, the link signing key,
+    the API keys."""
+    values: list[str] = []
+    secrets: list[SecretStr | None] = [
+        settings.telegram.token,
+        settings.webhook.secret_token,
+        settings.links.signing_key,
+        *settings.api.keys,
+    ]
+    for secret in secrets:
+        if secret is None:
+            continue
+        value = secret.get_secret_value().strip()
+        values.append(value)
+        if ":" in value:
+            values.append(value.split(":", 1)[1])
+    return sorted({v for v in values if len(v) >= _MIN_SECRET_CHARS}, key=len, reverse=True)
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces every secret in a record's message, arguments and traceback with ****: PTB's and httpx's
+    messages quote URLs with the token, exceptions may quote anything."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: logging reports it itself
+            return True
+        redacted = self.redact(message)
+        if redacted != message or record.args:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+def install_redaction(settings: Settings) -> RedactSecrets:
+    """Put (or refresh) the redacting filter on every handler of the root logger, and on the "last
+    resort" handler Python uses when none is configured."""
+    secrets = secret_values(settings)
+    handlers = [*logging.getLogger().handlers]
+    if logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    found: RedactSecrets | None = None
+    for handler in handlers:
+        for existing in handler.filters:
+            if isinstance(existing, RedactSecrets):
+                existing.secrets = secrets
+                found = existing
+                break
+        else:
+            found = found or RedactSecrets(secrets)
+            handler.addFilter(found)
+    return found or RedactSecrets(secrets)

@@ -69,8 +69,9 @@ class CustomerIn(_Model):
         json_schema_extra={"enum": [*SUPPORTED_LANGUAGES, None]},
     )
     timezone: str | None = Field(default=None, description="IANA time zone, e.g. Europe/Madrid.")
-    tier: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] | None = Field(
-        default=None, description="Customer segment, e.g. standard, gold."
+    # Upper case is accepted (and stored lower case), so the pattern says so too.
+    tier: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")] | None = Field(
+        default=None, description="Customer segment, e.g. standard, gold (stored in lower case)."
     )
 
     @field_validator("external_id")
@@ -109,6 +110,14 @@ class EventIn(_Model):
         default_factory=dict,
         description="Order id, store, agent, amount ... (flat JSON: text, numbers, booleans).",
     )
+
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _text_only(cls, value: Any) -> Any:
+        # JSON has no dates: only ISO 8601 text is one (pydantic would read a bare number as Unix time).
+        if not isinstance(value, str | datetime):
+            raise ValueError("must be an ISO 8601 date-time text with an offset")
+        return value
 
     @field_validator("occurred_at")
     @classmethod

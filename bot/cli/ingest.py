@@ -121,11 +121,24 @@ def import_events(ctx: click.Context, file: Path, all_or_nothing: bool, dry_run:
     default=None,
     help="The bot's @username (default: asked from Telegram with the configured token).",
 )
+@click.option(
+    "--reissue",
+    is_flag=True,
+    help="Revoke every earlier link of this customer and issue a fresh one (moves them to a new account).",
+)
 @click.pass_context
 def link_command(
-    ctx: click.Context, customer_id: str, qr: Path | None, event_id: str | None, bot_username: str | None
+    ctx: click.Context,
+    customer_id: str,
+    qr: Path | None,
+    event_id: str | None,
+    bot_username: str | None,
+    reissue: bool,
 ) -> None:
-    """Print the signed deep link that connects customer CUSTOMER_ID (external id) to the bot."""
+    """Print the signed deep link that connects customer CUSTOMER_ID (external id) to the bot.
+
+    A link connects one Telegram account once; to move a linked customer to another account, issue a
+    fresh link with --reissue (older links stop working)."""
     from bot.api.ingest import LinkUnavailableError, customer_link
     from storage import customers as customer_repo
     from storage import events as event_repo
@@ -134,13 +147,19 @@ def link_command(
 
     settings = _state(ctx).settings()
 
-    async def find() -> tuple[Customer | None, TouchpointEvent | None]:
+    async def find() -> tuple[Customer | None, TouchpointEvent | None, int]:
         async with await Database.open(settings.storage.path) as db:
             customer = await customer_repo.get_by_external_id(db, customer_id)
             event = await event_repo.get_event_by_external_id(db, event_id) if event_id else None
-            return customer, event
+            if customer is None or (event_id and (event is None or event.customer_id != customer.id)):
+                return customer, event, 0
+            if reissue:
+                generation = await customer_repo.reissue_link(db, customer.id, actor="cli")
+            else:
+                generation = await customer_repo.link_generation(db, customer.id)
+            return customer, event, generation
 
-    customer, event = asyncio.run(find())
+    customer, event, generation = asyncio.run(find())
     if customer is None:
         raise click.ClickException(f"no customer with external id {customer_id!r} (import or POST it first)")
     if event_id and (event is None or event.customer_id != customer.id):
@@ -148,7 +167,12 @@ def link_command(
     username = bot_username or _ask_bot_username(settings)
     try:
         link = customer_link(
-            settings, customer, bot_username=username, now=utcnow(), event_id=event.id if event else None
+            settings,
+            customer,
+            bot_username=username,
+            now=utcnow(),
+            event_id=event.id if event else None,
+            generation=generation,
         )
     except LinkUnavailableError as exc:
         raise click.ClickException(str(exc)) from exc

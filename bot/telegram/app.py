@@ -7,24 +7,26 @@ Resources (database, classifier, background clocks) are opened in ``post_init`` 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, ApplicationBuilder, Defaults
+from telegram.ext import AIORateLimiter, Defaults
 
 from bot.api.ingest import sync_configured_touchpoints
-from bot.config import SUPPORTED_LANGUAGES, Settings
+from bot.config import SUPPORTED_LANGUAGES, Settings, StartupError
 from bot.conversation.wiring import build_cx_services
 from bot.i18n import FALLBACK_LANGUAGE
 from bot.outreach.pacing import ChatPacer
-from bot.telegram import admin, clock, common, private, staff
+from bot.telegram import admin, clock, common, private, retention, staff
 from bot.telegram.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
 from bot.telegram.messenger import TelegramMessenger
 from bot.telegram.services import CONTEXT_TYPES, MomentoApplication, Services, services
+from bot.telegram.updates import TolerantApplicationBuilder
 from sentiment import Classifier, open_classifier
-from storage.db import Database
+from storage.db import Database, SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,7 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
     """The configured Application; pass *classifier* to reuse a loaded model (tests, demo)."""
     token = settings.require_token().get_secret_value()
     builder = (
-        ApplicationBuilder()
+        TolerantApplicationBuilder()
         .token(token)
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
@@ -62,6 +64,7 @@ def _register_handlers(application: MomentoApplication) -> None:
     private.register(application)
     staff.register(application)
     admin.register(application)
+    retention.register(application)
     common.register_fallbacks(application)
     application.add_error_handler(common.on_error)
 
@@ -70,10 +73,10 @@ async def _post_init(application: MomentoApplication) -> None:
     settings = application.bot_data.settings
     assert settings is not None
     lent = application.bot_data.lent_classifier
-    db = await Database.open(settings.storage.path)
+    db = await _open_database(settings)
     try:
         await sync_configured_touchpoints(db, settings)
-        classifier = lent if lent is not None else await open_classifier(settings.sentiment)
+        classifier = lent if lent is not None else await _open_model(settings)
     except BaseException:
         await db.close()
         raise
@@ -82,6 +85,38 @@ async def _post_init(application: MomentoApplication) -> None:
     application.bot_data.services = Services(settings, db, classifier, cx, owns_classifier=lent is None)
     clock.start_clock(application)
     await _set_command_menus(application, settings)
+
+
+async def _open_database(settings: Settings) -> Database:
+    """The database, or StartupError naming why not (locked by another process, newer than this Momento)."""
+    path = settings.storage.path
+    try:
+        return await Database.open(path)
+    except SchemaError as exc:
+        raise StartupError(str(exc)) from exc
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StartupError(
+                f"the database {path} is locked by another process (another `momento run`, or a tool "
+                "holding a write transaction): stop it, then start again"
+            ) from exc
+        raise StartupError(f"cannot open the database {path} ({exc}): check storage.path") from exc
+    except OSError as exc:
+        raise StartupError(
+            f"cannot open the database {path} ({exc.strerror or exc}): check storage.path and its permissions"
+        ) from exc
+
+
+async def _open_model(settings: Settings) -> Classifier:
+    """The configured classifier, or StartupError naming the file that is missing or unreadable."""
+    try:
+        return await open_classifier(settings.sentiment)
+    except (OSError, ValueError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StartupError(
+            f"the sentiment model could not be loaded ({detail}): check the [sentiment] paths "
+            "(encoder_path, heads_path, adapter_path) or reinstall Momento"
+        ) from exc
 
 
 async def _post_shutdown(application: MomentoApplication) -> None:

@@ -13,6 +13,7 @@ import logging
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -21,8 +22,9 @@ from telegram.ext import (
 )
 
 from bot.config import SUPPORTED_LANGUAGES
-from bot.i18n import COMMON, Catalogue, translate
+from bot.i18n import COMMON, Catalogue, translate, translate_plural
 from bot.messaging import AccountPress, IncomingPress, IncomingText, Sender, decode, encode
+from bot.telegram.common import user_language
 from bot.telegram.services import MomentoApplication, MomentoContext
 from storage.db import utcnow
 
@@ -90,6 +92,9 @@ async def _start_with_link(update: Update, context: MomentoContext, sender: Send
     message = update.effective_message
     assert message is not None
     linked = await context.services.accounts.link(sender, payload)
+    if linked.refused == "taken":
+        await message.reply_text(translate(CUSTOMER, "link_taken", linked.language))
+        return
     if linked.customer is None:
         await message.reply_text(translate(CUSTOMER, "link_invalid", linked.language))
         return
@@ -158,10 +163,17 @@ async def my_data(update: Update, context: MomentoContext) -> None:
     accounts = context.services.accounts
     customer = await accounts.customer_for(sender)
     document = json.dumps(await accounts.export(customer), ensure_ascii=False, indent=2, default=str)
+    language = accounts.language_of(customer, sender)
+    retention = context.services.settings.privacy.retention
+    if retention is None:
+        kept = translate(CUSTOMER, "mydata_no_retention", language)
+    else:
+        days = max(1, retention.days)
+        kept = translate_plural(CUSTOMER, "mydata_retention", days, language, days=days)
     await message.reply_document(
         document=io.BytesIO(document.encode("utf-8")),
         filename="my-data.json",
-        caption=translate(CUSTOMER, "mydata", accounts.language_of(customer, sender)),
+        caption=f"{translate(CUSTOMER, 'mydata', language)}\n{kept}",
     )
 
 
@@ -192,17 +204,29 @@ async def on_non_text(update: Update, context: MomentoContext) -> None:
 
 
 async def on_press(update: Update, context: MomentoContext) -> None:
-    """Survey buttons go to the dialogue; the customer's own account buttons are handled here."""
+    """Survey buttons go to the dialogue; the customer's own account buttons are handled here.
+
+    Customer buttons act only in the presser's private chat (a forged one pressed in a group must not move
+    their chat there), and the dialogue acts only on the presser's own survey. Every press is answered."""
     query, sender = update.callback_query, sender_of(update)
-    if query is None or sender is None or query.data is None:
+    if query is None:
+        return
+    chat = update.effective_chat
+    if sender is None or chat is None or chat.type != ChatType.PRIVATE or chat.id != sender.user_id:
+        await query.answer(translate(COMMON, "button_private_only", user_language(update)), show_alert=True)
+        return
+    press = decode(query.data)
+    if press is None:
+        await query.answer(translate(COMMON, "button_unknown", user_language(update)))
         return
     message_id = query.message.message_id if query.message is not None else None
-    press = decode(query.data)
     if isinstance(press, AccountPress):
         await query.answer()
         await _account_choice(context, sender, press, message_id)
         return
-    result = await context.services.engine.on_press(IncomingPress(sender, query.data, message_id, utcnow()))
+    result = await context.services.engine.on_press(
+        IncomingPress(sender, encode(press), message_id, utcnow())
+    )
     await query.answer(text=result.toast, show_alert=result.alert)
 
 

@@ -219,7 +219,10 @@ async def post_digest(context: MomentoContext) -> None:
 async def on_alert_press(update: Update, context: MomentoContext) -> None:
     """[Acknowledge / Resolve] on an alert card: recovery decides (staff only), the button never spins."""
     query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
+    if query is None:
+        return
+    if user is None:
+        await query.answer(translate(COMMON, "button_unknown", user_language(update)))
         return
     result = await context.services.recovery.on_press(user.id, query.data or "")
     await query.answer(text=result.toast, show_alert=result.alert)
