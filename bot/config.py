@@ -275,7 +275,9 @@ class Settings(BaseSettings):
             seen.add(touchpoint.key)
         unknown = [key for key in self.reports.comeback_touchpoints if key not in seen]
         if unknown:
-            raise ValueError(f"reports.comeback_touchpoints names unknown touchpoint(s): {', '.join(unknown)}")
+            raise ValueError(
+                f"reports.comeback_touchpoints names unknown touchpoint(s): {', '.join(unknown)}"
+            )
         return self
 
     def journey_ends(self) -> set[str]:

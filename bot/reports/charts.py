@@ -26,6 +26,8 @@ TICK_SIZE = 11
 NOTE_SIZE = 11
 # Share turning negative: green (none) to red (the scale's top); the colour bar says so.
 NEGATIVE_MAP = "RdYlGn_r"
+# One style per reference line (tier minimums), told apart in the legend.
+LINE_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +117,9 @@ def horizontal_bars(
     if xmin < 0:
         axes.axvline(0, color=TARGET, linewidth=1)
     handles = []
-    for line in lines:
+    for line, style in zip(lines, LINE_STYLES, strict=False):
         handles.append(
-            axes.axvline(line.value, color=TARGET, linestyle="--", linewidth=1.6, label=line.label)
+            axes.axvline(line.value, color=TARGET, linestyle=style, linewidth=1.6, label=line.label)
         )
     if legend or lines:
         from matplotlib.patches import Patch
@@ -179,8 +181,13 @@ def colored_bars(
     axes.set_xlabel(xlabel, fontsize=LABEL_SIZE)
     axes.spines[["top", "right"]].set_visible(False)
     colorbar = figure.colorbar(  # type: ignore[attr-defined]
-        ScalarMappable(norm=norm, cmap=cmap), ax=axes, orientation="horizontal", location="top", shrink=0.6,
-        pad=0.05, aspect=40,
+        ScalarMappable(norm=norm, cmap=cmap),
+        ax=axes,
+        orientation="horizontal",
+        location="top",
+        shrink=0.6,
+        pad=0.05,
+        aspect=40,
     )
     colorbar.set_label(scale_label, fontsize=TICK_SIZE)
     colorbar.ax.xaxis.set_major_formatter(lambda value, _: f"{value * 100:.0f}%")
@@ -229,7 +236,7 @@ def weekly_trend(
     plot(upper, shown_csat, PLAIN)
     upper.set_ylim(0, 100)
     upper.set_ylabel(csat_label, fontsize=LABEL_SIZE)
-    for line, style in zip(lines, ("--", ":", "-."), strict=False):
+    for line, style in zip(lines, LINE_STYLES, strict=False):
         upper.axhline(line.value, color=TARGET, linestyle=style, linewidth=1.6, label=line.label)
     if lines:
         upper.legend(fontsize=TICK_SIZE, loc="lower right")

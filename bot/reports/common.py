@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo
 from bot.config import Settings
 from bot.i18n import translate
 from bot.reports.charts import Chart
-from bot.reports.periods import ACCEPTED, Period, PeriodError, looks_like_period, parse_period
+from bot.reports.periods import (
+    ACCEPTED,
+    Period,
+    PeriodError,
+    looks_like_period,
+    meant_as_period,
+    parse_period,
+)
 from bot.reports.texts import REPORTS
 from storage import reports as report_queries
 from storage.db import Database
@@ -98,7 +105,7 @@ async def parse_scope(
             tier = value
         elif lowered in [t.lower() for t in tiers] and tier is None:
             tier = next(t for t in tiers if t.lower() == lowered)
-        elif _reads_as_period(lowered):
+        elif meant_as_period(lowered):
             raise ReportError(
                 translate(
                     REPORTS, "bad_period", language, reason=html.escape(f"“{value[:40]}”: use {ACCEPTED}")
@@ -141,11 +148,6 @@ async def parse_scope(
     except PeriodError as exc:
         raise ReportError(translate(REPORTS, "bad_period", language, reason=html.escape(str(exc)))) from exc
     return Scope(period=period, touchpoint=touchpoint, tier=tier)
-
-
-def _reads_as_period(text: str) -> bool:
-    """A word meant as a period (digits, or this-/last-): worth a period error rather than a touchpoint one."""
-    return any(ch.isdigit() for ch in text) or text.startswith(("this-", "last-", "this ", "last "))
 
 
 def _closest(text: str, choices: list[str]) -> bool:

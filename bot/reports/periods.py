@@ -9,6 +9,7 @@ month" starts at local midnight on the 1st; the result is a half-open UTC range 
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -48,6 +49,15 @@ def looks_like_period(text: str) -> bool:
     """Whether *text* is written like a period (it may still be a wrong one, e.g. 2026-13)."""
     lowered = text.strip().lower()
     return bool(_DAYS.match(lowered) or _RANGE.match(lowered) or _MONTH.match(lowered)) or lowered in NAMED
+
+
+def meant_as_period(text: str) -> bool:
+    """A word that is no period but was surely meant as one (2026-13, lastweek, 7 days), so the answer can
+    say the period is what was not understood rather than list every kind of argument."""
+    lowered = text.strip().lower()
+    if any(ch.isdigit() for ch in lowered) or lowered.startswith(("this", "last")):
+        return True
+    return bool(difflib.get_close_matches(lowered, NAMED, n=1, cutoff=0.75))
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:

@@ -97,7 +97,7 @@ async def staff(update: Update, context: MomentoContext) -> None:
 
 @staff_command(admin=True)
 async def export(update: Update, context: MomentoContext) -> None:
-    """/export [csv|xlsx|jsonl] [period] [touchpoint]: the answers as a document, audited."""
+    """/export [csv|xlsx|jsonl] [answers|surveys] [period] [touchpoint]: a document, audited."""
     message, found, language = update.effective_message, context.services, user_language(update)
     assert message is not None and update.effective_user is not None
     now = utcnow()
@@ -111,7 +111,7 @@ async def export(update: Update, context: MomentoContext) -> None:
         destination = Path(folder) / request.filename(now)
         try:
             result = await export_answers(
-                found.db, request, destination, actor=f"telegram:{update.effective_user.id}"
+                found.db, request, destination, found.settings, actor=f"telegram:{update.effective_user.id}"
             )
         except ExportError as exc:
             await message.reply_text(translate(ADMIN, "export_usage", language, reason=html.escape(str(exc))))
@@ -124,7 +124,7 @@ async def export(update: Update, context: MomentoContext) -> None:
             return
         caption = translate_plural(
             ADMIN,
-            "export_caption",
+            "export_caption" if request.rows == "answers" else "export_caption_surveys",
             result.rows,
             language,
             rows=result.rows,
