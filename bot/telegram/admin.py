@@ -12,9 +12,8 @@ from telegram.ext import CommandHandler
 
 from bot.i18n import Catalogue, translate, translate_plural
 from bot.reports.exports import ExportError, export_answers, parse_export_request
-from bot.telegram.common import user_language
 from bot.telegram.services import MomentoApplication, MomentoContext
-from bot.telegram.staff import staff_command
+from bot.telegram.staff import staff_command, staff_language
 from storage import audit
 from storage import staff as staff_repo
 from storage.db import utcnow
@@ -37,7 +36,8 @@ def _parse_user_id(value: str) -> int | None:
 @staff_command(admin=True)
 async def staff(update: Update, context: MomentoContext) -> None:
     """/staff add <user id> [staff|admin] [name] · /staff remove <user id> · /staff list"""
-    message, found, language = update.effective_message, context.services, user_language(update)
+    message, found = update.effective_message, context.services
+    language = await staff_language(update, context)
     assert message is not None and update.effective_user is not None
     actor = update.effective_user.id
     args = list(context.args or [])
@@ -98,7 +98,8 @@ async def staff(update: Update, context: MomentoContext) -> None:
 @staff_command(admin=True)
 async def export(update: Update, context: MomentoContext) -> None:
     """/export [csv|xlsx|jsonl] [answers|surveys] [period] [touchpoint]: a document, audited."""
-    message, found, language = update.effective_message, context.services, user_language(update)
+    message, found = update.effective_message, context.services
+    language = await staff_language(update, context)
     assert message is not None and update.effective_user is not None
     now = utcnow()
     try:
