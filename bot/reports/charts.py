@@ -11,6 +11,12 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 GOOD = "#2e7d32"
 MIDDLE = "#f9a825"
@@ -62,7 +68,7 @@ class Line:
     label: str
 
 
-def _figure(rows: int, *, extra: float = 1.8) -> object:
+def _figure(rows: int, *, extra: float = 1.8) -> Figure:
     from matplotlib.figure import Figure
 
     height = max(4.0, 0.55 * rows + extra)
@@ -70,11 +76,8 @@ def _figure(rows: int, *, extra: float = 1.8) -> object:
 
 
 def _finish(
-    figure: object, title: str, filename: str, limits: tuple[float, float], values: Sequence[float]
+    figure: Figure, title: str, filename: str, limits: tuple[float, float], values: Sequence[float]
 ) -> Chart:
-    from matplotlib.figure import Figure
-
-    assert isinstance(figure, Figure)
     figure.suptitle(title, fontsize=TITLE_SIZE, x=0.01, ha="left")
     figure.tight_layout()
     buffer = io.BytesIO()
@@ -99,7 +102,7 @@ def horizontal_bars(
 ) -> Chart:
     """One bar per row, first bar on top; values below zero are drawn to the left of a zero line."""
     figure = _figure(len(bars), extra=2.2 + 0.35 * _legend_rows(legend, lines))
-    axes = figure.add_subplot()  # type: ignore[attr-defined]
+    axes = figure.add_subplot()
     positions = list(range(len(bars)))
     values = [bar.value for bar in bars]
     axes.barh(positions, values, color=[bar.color for bar in bars])
@@ -116,7 +119,7 @@ def horizontal_bars(
             axes.text(x, position, bar.note, va="center", ha="right" if left else "left", fontsize=NOTE_SIZE)
     if xmin < 0:
         axes.axvline(0, color=TARGET, linewidth=1)
-    handles = []
+    handles: list[Artist] = []
     for line, style in zip(lines, LINE_STYLES, strict=False):
         handles.append(
             axes.axvline(line.value, color=TARGET, linestyle=style, linewidth=1.6, label=line.label)
@@ -124,7 +127,8 @@ def horizontal_bars(
     if legend or lines:
         from matplotlib.patches import Patch
 
-        handles = [Patch(color=item.color, label=item.label) for item in legend] + handles
+        patches: list[Artist] = [Patch(color=item.color, label=item.label) for item in legend]
+        handles = patches + handles
         # Below the plot, never over a bar.
         axes.legend(
             handles=handles,
@@ -161,8 +165,8 @@ def colored_bars(
     figure = _figure(len(bars) + len(side), extra=4.0 if side else 2.6)
     grid = figure.add_gridspec(
         2 if side else 1, 1, height_ratios=[max(len(bars), 1), max(len(side), 1)] if side else [1]
-    )  # type: ignore[attr-defined]
-    axes = figure.add_subplot(grid[0])  # type: ignore[attr-defined]
+    )
+    axes = figure.add_subplot(grid[0])
     cmap = colormaps[NEGATIVE_MAP]
     norm = Normalize(0.0, 1.0)
     values = [bar.value for bar in bars]
@@ -180,7 +184,7 @@ def colored_bars(
             axes.text(bar.value + top * 0.01, position, bar.note, va="center", fontsize=NOTE_SIZE)
     axes.set_xlabel(xlabel, fontsize=LABEL_SIZE)
     axes.spines[["top", "right"]].set_visible(False)
-    colorbar = figure.colorbar(  # type: ignore[attr-defined]
+    colorbar = figure.colorbar(
         ScalarMappable(norm=norm, cmap=cmap),
         ax=axes,
         orientation="horizontal",
@@ -193,7 +197,7 @@ def colored_bars(
     colorbar.ax.xaxis.set_major_formatter(lambda value, _: f"{value * 100:.0f}%")
     colorbar.ax.tick_params(labelsize=TICK_SIZE)
     if side:
-        lower = figure.add_subplot(grid[1])  # type: ignore[attr-defined]
+        lower = figure.add_subplot(grid[1])
         places = list(range(len(side)))
         lower.barh(places, [bar.value for bar in side], color=[bar.color for bar in side])
         lower.set_yticks(places, [bar.label for bar in side], fontsize=LABEL_SIZE)
@@ -223,14 +227,14 @@ def weekly_trend(
 ) -> Chart:
     """Two panels over the same weeks: CSAT on 0–100 % (with the target line), net sentiment on −1…+1."""
     figure = _figure(8, extra=1.0)
-    upper, lower = figure.subplots(2, 1, sharex=True)  # type: ignore[attr-defined]
+    upper, lower = figure.subplots(2, 1, sharex=True)
     positions = list(range(len(weeks)))
 
-    def plot(axes: object, values: Sequence[float | None], color: str) -> None:
+    def plot(axes: Axes, values: Sequence[float | None], color: str) -> None:
         points = [(p, v) for p, v in zip(positions, values, strict=True) if v is not None]
         if points:
             xs, ys = zip(*points, strict=True)
-            axes.plot(xs, ys, marker="o", color=color, linewidth=2)  # type: ignore[attr-defined]
+            axes.plot(xs, ys, marker="o", color=color, linewidth=2)
 
     shown_csat = [None if v is None else v * 100 for v in csat]
     plot(upper, shown_csat, PLAIN)

@@ -172,7 +172,7 @@ class XlsxStreamWriter:
             for i in self._measured:
                 value = values[i]
                 if value is not None:
-                    size = len(value) if type(value) is str else len(repr(value))  # type: ignore[arg-type]
+                    size = len(value) if type(value) is str else len(repr(value))
                     if size > widths[i]:
                         widths[i] = size
         wrapped = self._wrapped

@@ -263,12 +263,12 @@ async def test_arguments_in_any_order_and_clear_errors(seeded: Any) -> None:
         "gold",
         NOW - timedelta(days=7),
     )
-    with pytest.raises(ReportError, match="“bogus” is not a touchpoint. Touchpoints: store_visit"):
+    with pytest.raises(ReportError, match=r"“bogus” is not a touchpoint\. Touchpoints: store_visit"):
         await parse_scope(db, settings, ["bogus"], now=NOW, language="en")
     # Each unknown word is named as what it was surely meant to be: a period, a tier, a touchpoint.
     with pytest.raises(ReportError, match="That period doesn't work: “lastweek”"):
         await parse_scope(db, settings, ["lastweek"], now=NOW, language="en")
-    with pytest.raises(ReportError, match="“golden” is not a customer tier. Tiers: gold, standard"):
+    with pytest.raises(ReportError, match=r"“golden” is not a customer tier\. Tiers: gold, standard"):
         await parse_scope(db, settings, ["golden"], now=NOW, language="en")
     with pytest.raises(ReportError, match="“delivery”: here only a period works"):
         await parse_scope(
