@@ -89,6 +89,7 @@ class Accounts:
             language=language if sender.language_code else None,
         )
         customer = await customer_repo.grant_consent(self.db, customer.id)
+        await outreach_repo.schedule_after_linking(self.db, customer.id, now=self.clock())  # waiting events
         return LinkOutcome(customer, self.language_of(customer, sender), target.event_id)
 
     async def set_language(self, customer: Customer, language: str) -> Customer:
