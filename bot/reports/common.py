@@ -13,6 +13,7 @@ from bot.i18n import translate
 from bot.reports.charts import Chart
 from bot.reports.periods import (
     ACCEPTED,
+    BEGINNING,
     Period,
     PeriodError,
     looks_like_period,
@@ -61,6 +62,14 @@ def period_dates(period: Period, settings: Settings, language: str) -> str:
     zone = ZoneInfo(settings.survey.default_timezone)
     first = period.start.astimezone(zone).date()
     last = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
+    if period.start <= BEGINNING:
+        return translate(
+            REPORTS,
+            "dates_all",
+            language,
+            end=last.isoformat(),
+            zone=html.escape(settings.survey.default_timezone),
+        )
     return translate(
         REPORTS,
         "dates",
