@@ -255,3 +255,23 @@ async def test_every_suggested_command_works_as_typed(tmp_path: Path) -> None:
         assert "/touchpoints 90d" not in ninety
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize(
+    "period", ["last-week", "last-month", "this-week", "2026-10", "7d", "2026-10-01..2026-10-31"]
+)
+async def test_every_command_reads_the_same_periods(tmp_path: Path, period: str) -> None:
+    db, settings = await open_seeded(tmp_path, seed_known)
+    try:
+        expected = parse_period(period, now=NOW, timezone="UTC")
+        summary = await parse_scope(db, settings, ["delivery", period, "gold"], now=NOW, language="en")
+        only_period = await parse_scope(
+            db, settings, [period], now=NOW, language="en", allow_touchpoint=False, allow_tier=False
+        )
+        quotes = await parse_quote_request(
+            db, settings, ["delivery", "negative", period], now=NOW, language="en"
+        )
+        export = parse_export_request(["xlsx", period, "delivery"], settings, now=NOW)
+        assert summary.period == only_period.period == quotes.period == export.period == expected
+    finally:
+        await db.close()
