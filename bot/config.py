@@ -216,6 +216,9 @@ class TouchpointSettings(_Section):
     kind: Literal["direct", "indirect"] = "direct"
     # Position in the customer journey (1 = first).
     stage: int = Field(default=1, ge=1)
+    # The journey is meant to end here (e.g. delivery): customers who go no further did not drop out. The
+    # touchpoints of the last stage are journey ends whether marked or not.
+    journey_end: bool = False
     # How much this touchpoint matters when two compete for one customer, and in driver analysis.
     weight: float = Field(default=1.0, gt=0)
     channel: str = "other"
@@ -240,6 +243,11 @@ class TouchpointSettings(_Section):
 class ReportSettings(_Section):
     # A later event within this window counts as the customer coming back.
     comeback_window: Duration = timedelta(days=60)
+    # What counts as coming back: a later event at one of these touchpoints (a new purchase, a new visit),
+    # never a support call after a bad delivery. Empty: the touchpoints of the first journey stage.
+    comeback_touchpoints: list[str] = Field(default_factory=list)
+    # Company name in chart titles (issue 15 may move it to [company] name; reports read it in one place).
+    company_name: str = ""
     # Minimum CSAT share (0–1) each customer tier must reach; tiers below are flagged by /segments.
     tier_minimum_csat: dict[str, float] = Field(default_factory=dict)
     digest: Literal["off", "daily", "weekly"] = "daily"
@@ -315,7 +323,24 @@ class Settings(BaseSettings):
             if touchpoint.key in seen:
                 raise ValueError(f"touchpoint key {touchpoint.key!r} appears twice")
             seen.add(touchpoint.key)
+        unknown = [key for key in self.reports.comeback_touchpoints if key not in seen]
+        if unknown:
+            raise ValueError(
+                f"reports.comeback_touchpoints names unknown touchpoint(s): {', '.join(unknown)}"
+            )
         return self
+
+    def journey_ends(self) -> set[str]:
+        """Touchpoints where the journey is meant to end: marked ``journey_end``, or of the last stage."""
+        last = max((tp.stage for tp in self.touchpoints), default=0)
+        return {tp.key for tp in self.touchpoints if tp.journey_end or tp.stage == last}
+
+    def comeback_keys(self) -> set[str]:
+        """Touchpoints whose event means the customer came back (default: the first journey stage)."""
+        if self.reports.comeback_touchpoints:
+            return set(self.reports.comeback_touchpoints)
+        first = min((tp.stage for tp in self.touchpoints), default=0)
+        return {tp.key for tp in self.touchpoints if tp.stage == first}
 
     def touchpoint(self, key: str) -> TouchpointSettings | None:
         return next((tp for tp in self.touchpoints if tp.key == key), None)

@@ -103,6 +103,7 @@ class Accounts:
             )
             return LinkOutcome(None, language, refused=claim.outcome)
         customer = await customer_repo.grant_consent(self.db, claim.customer.id)
+        await outreach_repo.schedule_after_linking(self.db, customer.id, now=self.clock())  # waiting events
         return LinkOutcome(customer, self.language_of(customer, sender), target.event_id)
 
     async def set_language(self, customer: Customer, language: str) -> Customer:

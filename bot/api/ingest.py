@@ -31,7 +31,10 @@ REASON_MESSAGES: dict[EventReason, str] = {
     "unknown_touchpoint": "no touchpoint with this key is configured",
     "inactive_touchpoint": "this touchpoint was removed from the configuration",
     "unknown_customer": "the customer does not exist",
-    "customer_not_linked": "the customer has not opened the bot through their link yet; the event is kept",
+    "customer_not_linked": (
+        "the customer has not opened the bot through their link yet; the event is kept and its invitation "
+        "goes out when they link, if that is before the survey would expire"
+    ),
     "no_consent": "the customer has not agreed to surveys yet; the event is kept",
     "opted_out": "the customer opted out of surveys",
     "unreachable": "the customer blocked the bot",
