@@ -163,33 +163,46 @@ async def test_answering_the_invitation_in_words_starts_the_survey(world: World)
     reply = await world.say(8, "The parcel arrived early, lovely driver", 10)
     assert "what were you expecting" in reply.text
     survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
-    assert survey.status == "in_progress" and "experience" in survey.state
+    # Kept as a comment, never as the experience answer: "how did it actually go?" is still asked.
+    assert survey.status == "in_progress" and "experience" not in survey.state
+    stored = await answers.answers_for_survey(world.db, survey.id)
+    assert [(a.question, a.text) for a in stored] == [("comment", "The parcel arrived early, lovely driver")]
+    reply = await world.say(8, "on time", 11)
+    assert "how did it actually go" in reply.text
 
 
 @pytest.mark.parametrize(
-    ("experience", "rating", "negative"),
+    ("experience", "rating", "tone"),
     [
-        ("It was awful, broken box", 4, True),  # negative sentiment despite a good rating
-        ("I am furious about it", 3, True),  # anger
-        ("All good, thanks", 2, True),  # low rating
-        ("All good, thanks", 4, False),
+        ("It was awful, broken box", 4, "mixed"),  # unhappy words, good rating: no apology
+        ("It was awful, broken box", 5, "mixed"),
+        ("I am furious about it", 3, "mixed"),  # a 3 is never apologised to nor alerted
+        ("All good, thanks", 2, "negative"),  # the low rating decides
+        ("All good, thanks", 4, "positive"),
     ],
 )
-async def test_negative_experience_branches_to_recovery(
-    world: World, experience: str, rating: int, negative: bool
-) -> None:
+async def test_the_rating_decides_the_tone(world: World, experience: str, rating: int, tone: str) -> None:
     customer = await world.customer(9)
     invitation = await world.invite(customer)
     await world.press(9, data_of(invitation, "yes"))
     await world.say(9, "fast delivery", 10)
     rating_q = await world.say(9, experience, 11)
     reply = await world.press(9, data_of(rating_q, f"r{rating}"), message_id=12)
+    await world.engine.recovery.drain()
     survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
     alert = await alerts.alert_for_survey(world.db, survey.id)
-    if negative:
-        assert "What could we have done better" in reply.text
+    assert survey.state["tone"] == tone and survey.state.get("mixed", False) is (tone == "mixed")
+    if tone == "negative":
+        assert "sorry" in reply.text.lower() and "What could we have done better" in reply.text
         assert alert is not None and alert.posted_chat_id == STAFF
         assert world.inbox.to(STAFF)
+    elif tone == "mixed":
+        assert "sorry" not in reply.text.lower()
+        assert "anything we could do better" in reply.text
+        assert alert is None and not world.inbox.to(STAFF)
+        closing = await world.say(9, "a sturdier box", 13)
+        assert "sorry" not in closing.text.lower() and "Have a great day" not in closing.text
+        assert (await surveys.get_survey(world.db, survey.id)).status == "completed"  # type: ignore[union-attr]
     else:
         assert "Thank you so much" in reply.text
         assert alert is None and not world.inbox.to(STAFF)
