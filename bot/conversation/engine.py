@@ -44,6 +44,7 @@ from bot.script import phrase
 from sentiment import Analysis, Classifier
 from sentiment.detect import detect_language
 from storage import answers as answer_repo
+from storage import customers as customer_repo
 from storage import surveys as survey_repo
 from storage import touchpoints as touchpoint_repo
 from storage.db import Database, utcnow
@@ -166,13 +167,13 @@ class SurveyEngine:
             log.warning("reply to chat %s not recorded: %s", message.chat_id, exc)
             return None
 
-    def _language(
+    async def _language(
         self, customer: Customer, sender: Sender | None, survey: Survey | None, text: str | None
     ) -> tuple[str, str | None]:
         """(the language to answer in, the language *text* is written in if it says). A /language choice
         wins; else the language the customer writes; else the survey's; else Telegram's."""
         written = detect_language(text, SUPPORTED_LANGUAGES) if text else None
-        if customer.language:
+        if await customer_repo.language_chosen(self.db, customer.id):
             return self.accounts.language_of(customer, sender), written
         if written is not None:
             return written, written
@@ -197,7 +198,7 @@ class SurveyEngine:
                 # The same update again (replayed after a crash): finish what it began, send nothing twice.
                 await self._resume(survey, customer, seen, message.at)
                 return
-            language, written = self._language(customer, message.sender, survey, text)
+            language, written = await self._language(customer, message.sender, survey, text)
             if truncated:
                 await self._send(
                     f"m{chat}:{message.message_id}:too_long",
@@ -388,7 +389,7 @@ class SurveyEngine:
         self, survey: Survey, customer: Customer, state: dict[str, Any], language: str
     ) -> None:
         """The customer writes in another language than the survey's: say once that the bot follows."""
-        if survey.language is None or survey.language == language or customer.language:
+        if survey.language is None or survey.language == language:
             return
         if state.get("language_announced"):
             return

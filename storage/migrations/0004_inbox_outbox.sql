@@ -35,3 +35,7 @@ CREATE INDEX ix_outbox_chat ON outbox (chat_id) WHERE sent_at IS NULL;
 -- customer shared with the call-back request.
 ALTER TABLE alerts ADD COLUMN card_text TEXT;
 ALTER TABLE alerts ADD COLUMN contact_phone TEXT;
+
+-- When the customer chose their language with /language: that choice wins over the language they write in
+-- (a language filled from Telegram's setting does not).
+ALTER TABLE customers ADD COLUMN language_chosen_at TEXT;
