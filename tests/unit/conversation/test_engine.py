@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -363,3 +364,95 @@ async def test_pressing_an_invitation_whose_send_was_interrupted_opens_the_surve
     assert survey.status == "in_progress" and survey.invitation_message_id == 77
     await world.outreach.tick()
     assert len(world.inbox.to(22)) == 1  # and the tick does not send the invitation again
+
+
+# -- issue 15: what the customer is owed is delivered, once, and never waits for the team's chat ----------
+
+
+class FlakyInbox(Inbox):
+    """Telegram that fails the next sends to customers with a 5xx, and holds the team chat's sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_customer_sends = 0
+        self.team_gate = asyncio.Event()
+
+    async def send(self, message: OutgoingMessage) -> int:
+        if message.chat_id == STAFF:
+            await self.team_gate.wait()  # the staff group's 20-a-minute limit, at its worst
+        elif self.fail_customer_sends:
+            self.fail_customer_sends -= 1
+            raise RuntimeError("Bad Gateway (502)")
+        return await super().send(message)
+
+
+async def test_a_reply_telegram_refused_is_sent_later_and_only_once(world: World) -> None:
+    flaky = FlakyInbox()
+    flaky.team_gate.set()
+    world.engine.messenger = world.engine.replies.messenger = flaky
+    customer = await world.customer(30)
+    invitation = await world.invite(customer)
+    await world.press(30, data_of(invitation, "yes"))
+    flaky.fail_customer_sends = 1
+    await world.engine.on_text(IncomingText(world.sender(30), 40, "A parcel on Monday", NOON))
+    # Telegram answered 502: the next question has not arrived yet, but it is owed.
+    assert not [m for m in flaky.to(30) if "how did it actually go" in m.text]
+    from storage import outbox
+
+    [owed] = await outbox.unsent_for_chat(world.db, 30)
+    assert "how did it actually go" in owed.text
+    await outbox.retry_later(world.db, owed.id, at=NOON, error="test: due now")  # skip the backoff
+    await world.engine.replies.deliver_due()
+    await world.engine.replies.deliver_due()
+    assert [m.text for m in flaky.to(30)].count(owed.text) == 1
+    # The same update again (redelivered): nothing new is stored and nothing is sent twice.
+    await world.engine.on_text(IncomingText(world.sender(30), 40, "A parcel on Monday", NOON))
+    assert [m.text for m in flaky.to(30)].count(owed.text) == 1
+
+
+async def test_a_crash_between_storing_the_answer_and_the_next_step_is_finished_on_replay(
+    world: World,
+) -> None:
+    customer = await world.customer(31)
+    invitation = await world.invite(customer)
+    await world.press(31, data_of(invitation, "yes"))
+    survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
+    # The process died right after storing the answer: the survey never moved on and nothing was owed.
+    await answers.record_answer(
+        world.db,
+        survey_id=survey.id,
+        customer_id=customer.id,
+        touchpoint_id=survey.touchpoint_id,
+        question="expectation",
+        text="A parcel on Monday",
+        rating=None,
+        language="en",
+        chat_id=31,
+        message_id=41,
+        received_at=NOON,
+    )
+    reply = await world.say(31, "A parcel on Monday", 41)  # the update, replayed from the inbox
+    assert "how did it actually go" in reply.text
+    survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
+    assert survey.step == "experience" and isinstance(survey.state["expectation"], int)
+    stored = await answers.answers_for_survey(world.db, survey.id)
+    assert [a.question for a in stored] == ["expectation"]
+
+
+async def test_the_customer_never_waits_for_the_team_chat(world: World) -> None:
+    flaky = FlakyInbox()  # the team gate stays shut: the alert post cannot get through
+    world.engine.messenger = world.engine.replies.messenger = world.engine.recovery.messenger = flaky
+    customer = await world.customer(32)
+    invitation = await world.invite(customer)
+    await world.press(32, data_of(invitation, "yes"))
+    await world.engine.on_text(IncomingText(world.sender(32), 50, "On time", NOON))
+    await asyncio.wait_for(
+        world.engine.on_text(IncomingText(world.sender(32), 51, "It was awful, broken", NOON)), 5
+    )
+    press = world.engine.on_press(IncomingPress(world.sender(32), data_of(flaky.last(32), "r1"), 52, NOON))
+    await asyncio.wait_for(press, 5)  # returns although the alert post is still waiting
+    assert "What could we have done better" in flaky.last(32).text
+    assert flaky.to(STAFF) == []
+    flaky.team_gate.set()
+    await world.engine.recovery.drain()
+    assert len(flaky.to(STAFF)) == 1
