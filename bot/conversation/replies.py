@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from bot.messaging import (
     Button,
@@ -48,6 +50,45 @@ def _message(owed: OwedMessage) -> OutgoingMessage:
     )
 
 
+class AckJournal:
+    """Telegram's confirmations, appended to a file the moment they arrive.
+
+    Recording a confirmation in the database waits for the one writer; a kill -9 in that wait would leave a
+    delivered message looking unsent, and it would be sent twice. An unbuffered append survives a killed
+    process (the kernel has it), costs microseconds and waits for nobody; the next start folds the journal
+    into the database before anything is sent.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def record(self, owed_id: int, message_id: int | None) -> None:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.write(self._fd, f"{owed_id} {message_id if message_id is not None else '-'}\n".encode())
+
+    async def fold(self, db: Database) -> int:
+        """Mark every journalled confirmation sent in the database, then empty the journal."""
+        if not self.path.exists():
+            return 0
+        lines = self.path.read_text(encoding="ascii", errors="ignore").splitlines()
+        folded = 0
+        for line in lines:
+            owed, _, message = line.partition(" ")
+            if not owed.isdigit() or not message:
+                continue  # a line cut off by the kill: that send was not confirmed yet
+            message_id = int(message) if message.isdigit() else None
+            note = None if message_id is not None else "delivery unconfirmed"
+            await outbox_repo.mark_sent(db, int(owed), message_id=message_id, at=utcnow(), note=note)
+            folded += 1
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self.path.unlink(missing_ok=True)
+        return folded
+
+
 class Replies:
     """The outbox's one sender in this process."""
 
@@ -57,6 +98,21 @@ class Replies:
         self.clock = clock
         self._in_flight: set[int] = set()
         self._chat_locks: dict[int, asyncio.Lock] = {}
+        path = Path(str(db.path))
+        self.journal = AckJournal(path.with_name(path.name + ".acks")) if path.name != ":memory:" else None
+        self._folding = asyncio.Lock()
+        self._ready = False
+
+    async def _fold_journal(self) -> None:
+        """Once per process, before the first send: confirmations a killed process had not recorded."""
+        if self._ready:
+            return
+        async with self._folding:
+            if not self._ready and self.journal is not None:
+                folded = await self.journal.fold(self.db)
+                if folded:
+                    log.info("recorded %s confirmation(s) a previous run received but had not stored", folded)
+            self._ready = True
 
     async def owe(self, key: str, message: OutgoingMessage, *, survey_id: int | None = None) -> OwedMessage:
         """Record *message* as owed under *key* (inside the caller's transaction, if any)."""
@@ -89,6 +145,7 @@ class Replies:
             if len(self._chat_locks) > 10_000:
                 self._chat_locks = {c: held for c, held in self._chat_locks.items() if held.locked()}
             lock = self._chat_locks[chat_id] = asyncio.Lock()
+        await self._fold_journal()
         async with lock:
             found: int | None = None
             for owed in await outbox_repo.unsent_for_chat(self.db, chat_id):
@@ -106,11 +163,20 @@ class Replies:
 
     async def deliver_due(self) -> int:
         """The clock's pass: everything owed whose time has come (after a restart: everything)."""
+        await self._fold_journal()
         due = await outbox_repo.due(self.db, now=utcnow(), limit=BATCH)
         chats = list(dict.fromkeys(owed.chat_id for owed in due))
         for chat_id in chats:
             await self.deliver_chat(chat_id)
         return len(chats)
+
+    def _journal(self, owed_id: int, message_id: int | None) -> None:
+        if self.journal is None:
+            return
+        try:
+            self.journal.record(owed_id, message_id)
+        except OSError as exc:
+            log.warning("confirmation journal not written (%s): a crash now could repeat a message", exc)
 
     async def _deliver(self, owed: OwedMessage) -> tuple[bool, int | None]:
         """(whether it is delivered now, Telegram's message id when known)."""
@@ -124,6 +190,7 @@ class Replies:
                 # Telegram took the request but its answer never came: it almost always arrived. Sending it
                 # again would show the customer the same question twice, so it counts as sent, unconfirmed.
                 log.warning("message to chat %s: no answer from Telegram (%s)", owed.chat_id, exc)
+                self._journal(owed.id, None)
                 await outbox_repo.mark_sent(
                     self.db, owed.id, message_id=None, at=utcnow(), note=f"delivery unconfirmed: {exc}"
                 )
@@ -145,6 +212,7 @@ class Replies:
                     error=str(exc) or type(exc).__name__,
                 )
                 return False, None
+            self._journal(owed.id, message_id)  # first, before anything can wait
             await outbox_repo.mark_sent(self.db, owed.id, message_id=message_id, at=utcnow())
             return True, message_id
         finally:
