@@ -231,7 +231,9 @@ async def run(workdir: Path, *, customers_count: int, kills: int, seed: int, dea
             await process.wait()
             process = await start()
         end = time.monotonic() + deadline
-        while time.monotonic() < end and not _all_done(workdir / "momento.db", customers_count):
+        for _ in range(int(deadline * 2)):  # poll the database, not an event: the bot is another process
+            if time.monotonic() >= end or _all_done(workdir / "momento.db", customers_count):
+                break
             await asyncio.sleep(0.5)
         await asyncio.sleep(1.0)  # anything still in flight lands
         process.send_signal(signal.SIGTERM)
