@@ -198,6 +198,16 @@ class SurveySettings(_Section):
         return known_timezone(value)
 
 
+class CompanySettings(_Section):
+    """Whose customers the bot listens to: the name the welcome says, per language (names.<lang>)."""
+
+    name: str = ""
+    names: dict[str, str] = Field(default_factory=dict)
+
+    def name_in(self, language: str) -> str:
+        return self.names.get(language) or self.name
+
+
 class TouchpointTexts(_Section):
     """Per-language wording of one touchpoint's script; anything left out uses Momento's defaults."""
 
@@ -208,6 +218,8 @@ class TouchpointTexts(_Section):
     improvement: str | None = None
     callback_offer: str | None = None
     thanks: str | None = None
+    # What happens after "Yes, call me" (e.g. "our delivery team will call you within one working day").
+    callback_next: str | None = None
 
 
 class TouchpointSettings(_Section):
@@ -301,6 +313,7 @@ class Settings(BaseSettings):
     survey: SurveySettings = Field(default_factory=SurveySettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    company: CompanySettings = Field(default_factory=CompanySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     touchpoints: list[TouchpointSettings] = Field(default_factory=list)
 

@@ -369,7 +369,18 @@ async def _update(db: Database, customer_id: int, assignments: str, params: dict
 
 async def set_language(db: Database, customer_id: int, language: str | None) -> Customer:
     """The customer's own choice; None goes back to following Telegram's language."""
-    return await _update(db, customer_id, "language = :language", {"language": language})
+    return await _update(
+        db,
+        customer_id,
+        "language = :language, language_chosen_at = CASE WHEN :language IS NULL THEN NULL ELSE :now END",
+        {"language": language},
+    )
+
+
+async def language_chosen(db: Database, customer_id: int) -> bool:
+    """Did the customer pick their language with /language? (then it wins over the language they write)"""
+    row = await db.fetch_one("SELECT language_chosen_at FROM customers WHERE id = ?", (customer_id,))
+    return row is not None and row["language_chosen_at"] is not None
 
 
 async def set_timezone(db: Database, customer_id: int, timezone: str | None) -> Customer:

@@ -61,6 +61,9 @@ class Outreach:
     invitations: Invitations | None = None
     protocol: Invitations = field(init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Until the first tick of this process, every claim in the database was left by a process that died:
+    # the first tick takes them at once instead of waiting out CLAIM_LEASE (one process owns the outbox).
+    _first_tick: bool = True
 
     def __post_init__(self) -> None:
         self.protocol = self.invitations or Invitations(self.db, self.settings, self.messenger)
@@ -72,23 +75,25 @@ class Outreach:
             if not await self.protocol.settle():
                 return report
             now = self.clock()
-            await self._open_unconfirmed(now, report)
+            lease = timedelta(0) if self._first_tick else CLAIM_LEASE
+            self._first_tick = False
+            await self._open_unconfirmed(now, report, lease)
             report.expired = len(await outreach_repo.expire_overdue(self.db, now=now))
-            await self._invite_due(now, report)
+            await self._invite_due(now, report, lease)
             await self._remind_due(now, report)
             return report
 
-    async def _open_unconfirmed(self, now: datetime, report: TickReport) -> None:
+    async def _open_unconfirmed(self, now: datetime, report: TickReport, lease: timedelta) -> None:
         """Invitations a dead process was sending: Telegram may have them, so they are never sent again.
 
         Each survey opens as if invited at the moment its send began, without a message id; its reminder
         (with the same buttons) follows at the usual time, so a customer whose invitation never arrived is
         still asked, and one whose invitation did arrive gets nothing they would not have got anyway.
         """
-        stale = await outreach_repo.unconfirmed_invitations(
-            self.db, started_before=now - CLAIM_LEASE, limit=BATCH
-        )
+        stale = await outreach_repo.unconfirmed_invitations(self.db, started_before=now - lease, limit=BATCH)
         for survey in stale:
+            if survey.id in self.protocol.in_flight:
+                continue  # a deep link of this process is sending it right now
             assert survey.sending_at is not None
             customer = await customer_repo.get_customer(self.db, survey.customer_id)
             fallback = self.settings.survey.default_language
@@ -100,8 +105,8 @@ class Outreach:
             log.warning("survey %s: invitation delivery unconfirmed; its reminder follows", survey.id)
             report.unconfirmed += 1
 
-    async def _invite_due(self, now: datetime, report: TickReport) -> None:
-        claimed = await outreach_repo.claim_due_invitations(self.db, now=now, lease=CLAIM_LEASE, limit=BATCH)
+    async def _invite_due(self, now: datetime, report: TickReport, lease: timedelta) -> None:
+        claimed = await outreach_repo.claim_due_invitations(self.db, now=now, lease=lease, limit=BATCH)
         for survey in claimed:
             await self._invite(survey, now, report)
 

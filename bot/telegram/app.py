@@ -6,6 +6,7 @@ Resources (database, classifier, background clocks) are opened in ``post_init`` 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from typing import Any
@@ -21,11 +22,13 @@ from bot.conversation.wiring import build_cx_services
 from bot.i18n import FALLBACK_LANGUAGE
 from bot.outreach.pacing import ChatPacer
 from bot.telegram import admin, clock, common, private, retention, staff
+from bot.telegram.inbox import DurableUpdateQueue, InboxProcessor, replay_pending
 from bot.telegram.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
 from bot.telegram.messenger import TelegramMessenger
 from bot.telegram.services import CONTEXT_TYPES, MomentoApplication, Services, services
 from bot.telegram.updates import TolerantApplicationBuilder
 from sentiment import Classifier, open_classifier
+from sentiment.detect import warm_up
 from storage.db import Database, SchemaError
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 def build_application(settings: Settings, *, classifier: Classifier | None = None) -> MomentoApplication:
     """The configured Application; pass *classifier* to reuse a loaded model (tests, demo)."""
     token = settings.require_token().get_secret_value()
+    queue = DurableUpdateQueue()
     builder = (
         TolerantApplicationBuilder()
         .token(token)
@@ -43,7 +47,8 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
             Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
         )
         .rate_limiter(AIORateLimiter(max_retries=settings.telegram.max_retries))
-        .concurrent_updates(True)
+        .update_queue(queue)
+        .concurrent_updates(InboxProcessor(queue))
         .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -77,12 +82,17 @@ async def _post_init(application: MomentoApplication) -> None:
     try:
         await sync_configured_touchpoints(db, settings)
         classifier = lent if lent is not None else await _open_model(settings)
+        await asyncio.to_thread(warm_up, SUPPORTED_LANGUAGES)  # not on a customer's first message
     except BaseException:
         await db.close()
         raise
     messenger = TelegramMessenger(application.bot, ChatPacer(settings.telegram.per_chat_interval))
     cx = build_cx_services(db, settings, classifier, messenger)
     application.bot_data.services = Services(settings, db, classifier, cx, owns_classifier=lent is None)
+    queue = application.update_queue
+    if isinstance(queue, DurableUpdateQueue):
+        queue.attach(db)
+        await replay_pending(queue, application.bot)
     clock.start_clock(application)
     await _set_command_menus(application, settings)
 
@@ -124,6 +134,10 @@ async def _post_shutdown(application: MomentoApplication) -> None:
     found, application.bot_data.services = application.bot_data.services, None
     if found is None:
         return
+    queue = application.update_queue
+    if isinstance(queue, DurableUpdateQueue):
+        queue.db = None
+    await found.recovery.drain()
     if found.owns_classifier:
         await found.classifier.aclose()
     await found.db.close()

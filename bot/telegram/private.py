@@ -45,7 +45,6 @@ _NON_TEXT = (
     | filters.Document.ALL
     | filters.LOCATION
     | filters.VENUE
-    | filters.CONTACT
     | filters.POLL
     | filters.Dice.ALL
 )
@@ -81,7 +80,7 @@ async def start(update: Update, context: MomentoContext) -> None:
     customer = await accounts.customer_for(sender)
     language = accounts.language_of(customer, sender)
     name = html.escape(sender.display_name or "")
-    company = html.escape(context.bot.first_name or "us")
+    company = html.escape(context.settings.company.name_in(language) or context.bot.first_name or "us")
     await message.reply_text(
         translate(COMMON, "welcome", language, name=name, company=company),
         reply_markup=_markup([[(translate(CUSTOMER, "offer_feedback", language), AccountPress("fb"))]]),
@@ -203,6 +202,21 @@ async def on_non_text(update: Update, context: MomentoContext) -> None:
         await context.services.engine.on_non_text(sender)
 
 
+async def on_contact(update: Update, context: MomentoContext) -> None:
+    """The customer tapped "share my phone number" (or sent a contact): the call-back card shows it."""
+    message, sender = update.message, sender_of(update)
+    if message is None or sender is None or message.contact is None:
+        return
+    contact = message.contact
+    if contact.user_id is not None and contact.user_id != sender.user_id:
+        # Someone else's card: not the customer's own number, so nothing to show the team.
+        await context.services.engine.on_non_text(sender)
+        return
+    await context.services.engine.on_contact(
+        sender, contact.phone_number, message_id=message.message_id, at=utcnow()
+    )
+
+
 async def on_press(update: Update, context: MomentoContext) -> None:
     """Survey buttons go to the dialogue; the customer's own account buttons are handled here.
 
@@ -272,5 +286,6 @@ def register(application: MomentoApplication) -> None:
             _PRIVATE & filters.UpdateType.EDITED_MESSAGE & filters.TEXT & ~filters.COMMAND, on_edit
         )
     )
+    add(MessageHandler(_PRIVATE & filters.UpdateType.MESSAGE & filters.CONTACT, on_contact))
     add(MessageHandler(_PRIVATE & filters.UpdateType.MESSAGE & _NON_TEXT, on_non_text))
     add(CallbackQueryHandler(on_press, pattern=r"^(sv|cx):"))
