@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from typing import Any
@@ -10,6 +11,8 @@ import pytest
 from PIL import Image
 
 from bot.config import Settings
+from bot.telegram.services import services
+from storage import alerts as alert_repo
 from storage import staff as staff_repo
 from storage.db import Database
 from tests.conftest import ADMIN_USER_ID, STAFF_CHAT_ID, AppRunner, SettingsFactory
@@ -38,7 +41,19 @@ async def staff_bot(
         await seed_known(db)
         await staff_repo.add_staff(db, STAFF_ID, "staff", ADMIN_USER_ID)
     app = await running_app(settings, classifier=classifier)
+    await _seeded_alerts_posted(app)
     return settings, app
+
+
+async def _seeded_alerts_posted(app: Any) -> None:
+    """The seed holds open alerts the clock posts to the staff chat on its first tick; wait for that, so a
+    test that reads the staff chat sees its own reply, not one of those cards."""
+    db = services(app).db
+    for _ in range(100):
+        if not await alert_repo.unposted_alerts(db):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the seeded alerts were never posted")
 
 
 async def ask(bot_api: BotApiEmulator, user_id: int, command: str, *args: str, language: str = "en") -> Any:
