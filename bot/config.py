@@ -27,7 +27,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from sentiment.settings import ClassifierSettings
 
@@ -455,6 +455,14 @@ def load_settings(
         return Settings(_env_file=secrets, **data)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, origin)) from exc
+    except SettingsError as exc:
+        # A variable that must be JSON is not (its value is never repeated: it may be a secret).
+        found = re.search(r'field "(\w+)"', str(exc))
+        section = found.group(1) if found else "a setting"
+        raise ConfigError(
+            f"{origin}: a MOMENTO_{section.upper()}__* value is not valid JSON "
+            '(lists are written like \'["one","two"]\')'
+        ) from None
 
 
 # --- secrets never in a log line -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ reasons with the same wording.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -136,6 +137,9 @@ class EventIn(_Model):
                 raise ValueError(f"attribute name {name[:70]!r} must have 1 to 64 characters")
             if item is not None and not isinstance(item, str | int | float | bool):
                 raise ValueError(f"{name!r} must be text, a number, true/false or null (no lists or objects)")
+            if isinstance(item, float) and not math.isfinite(item):
+                # NaN/Infinity are not JSON: stored, they break json_extract and /mydata later.
+                raise ValueError(f"{name!r} must be a finite number (not NaN or Infinity)")
             if isinstance(item, str) and len(item) > MAX_ATTRIBUTE_CHARS:
                 raise ValueError(f"{name!r} is longer than {MAX_ATTRIBUTE_CHARS} characters")
         return value

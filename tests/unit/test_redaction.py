@@ -49,3 +49,19 @@ def test_a_record_is_redacted_by_the_filter_itself() -> None:
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "token %s", (TOKEN,), None)
     RedactSecrets([TOKEN]).filter(record)
     assert record.getMessage() == f"token {REDACTED}"
+
+
+def test_a_malformed_secret_is_named_but_never_repeated() -> None:
+    from click.testing import CliRunner
+
+    from bot.cli.main import main
+    from tests.unit.cli.test_cli import EXAMPLE
+
+    for keys in ("not-json-secret-value", '["a-valid-secret-key", 5]'):
+        result = CliRunner().invoke(
+            main, ["--config", str(EXAMPLE), "check-config"], env={"MOMENTO_API__KEYS": keys}
+        )
+        assert result.exit_code != 0
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and "api" in lines[0].lower()
+        assert "not-json-secret-value" not in result.output and "a-valid-secret-key" not in result.output

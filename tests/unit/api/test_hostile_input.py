@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from bot.accounts.links import verify_start_payload
 from bot.api.server import openapi_schema
@@ -115,3 +117,21 @@ async def test_post_on_the_link_endpoint_issues_a_fresh_link_that_revokes_the_ol
     # GET now hands out the fresh generation too.
     again = (await client.get("/v1/customers/c-9/link", headers=AUTH)).json()["payload"]
     assert verify_start_payload(key, again).generation == 1
+
+
+def test_a_csv_row_with_nan_in_its_attributes_is_refused_with_the_field() -> None:
+    """CSV import parses its attributes column with json.loads, which reads NaN: the model refuses it."""
+    from pydantic import ValidationError
+
+    from bot.api.models import EventIn
+
+    for constant in ("NaN", "Infinity"):
+        row = {
+            "external_id": "e-1",
+            "customer_external_id": "c-1",
+            "touchpoint": "purchase",
+            "occurred_at": "2026-01-01T10:00:00+00:00",
+            "attributes": json.loads(f'{{"amount": {constant}}}'),
+        }
+        with pytest.raises(ValidationError, match="finite number"):
+            EventIn.model_validate(row)
