@@ -130,6 +130,7 @@ async def _post_shutdown(application: MomentoApplication) -> None:
     if isinstance(queue, DurableUpdateQueue):
         queue.db = None
     await found.recovery.drain()
+    await found.cx.replies.flush()
     if found.owns_classifier:
         await found.classifier.aclose()
     await found.db.close()
