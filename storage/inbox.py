@@ -30,6 +30,17 @@ async def mark_done(db: Database, update_id: int, *, at: datetime) -> None:
         )
 
 
+async def mark_done_many(db: Database, update_ids: list[int], *, at: datetime) -> None:
+    """Several handled updates in one commit."""
+    if not update_ids:
+        return
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "UPDATE inbox SET done_at = ? WHERE update_id = ? AND done_at IS NULL",
+            [(to_db_time(at), update_id) for update_id in update_ids],
+        )
+
+
 async def pending_updates(db: Database) -> list[tuple[int, str]]:
     """Updates stored but never handled (the process died first), oldest first."""
     rows = await db.fetch_all("SELECT update_id, payload FROM inbox WHERE done_at IS NULL ORDER BY update_id")

@@ -117,6 +117,19 @@ async def mark_sent(
         )
 
 
+async def mark_sent_many(
+    db: Database, sent: list[tuple[int, int | None, str | None]], *, at: datetime
+) -> None:
+    """Several confirmations in one commit: (owed id, message id, note)."""
+    if not sent:
+        return
+    async with db.transaction() as conn:
+        await conn.executemany(
+            "UPDATE outbox SET sent_at = ?, message_id = ?, last_error = ? WHERE id = ? AND sent_at IS NULL",
+            [(to_db_time(at), message_id, note, owed_id) for owed_id, message_id, note in sent],
+        )
+
+
 async def retry_later(db: Database, owed_id: int, *, at: datetime, error: str, give_up: bool = False) -> None:
     """Telegram did not take it: try again at *at* (or, *give_up*, never: a blocked chat)."""
     async with db.transaction() as conn:

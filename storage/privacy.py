@@ -73,8 +73,21 @@ async def erase_customer(db: Database, customer_id: int, *, actor: str) -> None:
         # Staff notes on the customer's alerts quote them; the posted message id would let a reader find
         # the staff-chat message that did. Reason, severity and times stay.
         await conn.execute(
-            "UPDATE alerts SET notes = NULL, posted_message_id = NULL WHERE customer_id = ?", (customer_id,)
+            """UPDATE alerts SET notes = NULL, posted_message_id = NULL, card_text = NULL,
+                   contact_phone = NULL
+               WHERE customer_id = ?""",
+            (customer_id,),
         )
+        # The raw updates they sent (kept a short while against redelivery) and what the bot owed them.
+        if row["telegram_user_id"] is not None:
+            user = row["telegram_user_id"]
+            await conn.execute(
+                """DELETE FROM inbox WHERE json_extract(payload, '$.message.from.id') = :u
+                   OR json_extract(payload, '$.edited_message.from.id') = :u
+                   OR json_extract(payload, '$.callback_query.from.id') = :u""",
+                {"u": user},
+            )
+            await conn.execute("DELETE FROM outbox WHERE chat_id = ?", (user,))
         await audit_repo.record(
             db,
             actor=actor,

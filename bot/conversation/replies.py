@@ -102,6 +102,33 @@ class Replies:
         self.journal = AckJournal(path.with_name(path.name + ".acks")) if path.name != ":memory:" else None
         self._folding = asyncio.Lock()
         self._ready = False
+        # Confirmations journalled but not yet in the database: written together, a few ms later, so each
+        # reply costs the one writer no commit of its own (the journal already survives a kill).
+        self._confirmed: dict[int, tuple[int | None, str | None]] = {}
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def flush(self) -> None:
+        """Write the confirmations held in memory (the flusher's job; also at shutdown)."""
+        while self._confirmed:
+            batch = dict(self._confirmed)
+            await outbox_repo.mark_sent_many(
+                self.db, [(owed, mid, note) for owed, (mid, note) in batch.items()], at=utcnow()
+            )
+            for owed in batch:
+                self._confirmed.pop(owed, None)
+
+    def _confirm(self, owed_id: int, message_id: int | None, note: str | None = None) -> None:
+        self._journal(owed_id, message_id)  # first, before anything can wait
+        self._confirmed[owed_id] = (message_id, note)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(0.05)
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("confirmations not recorded yet (the journal keeps them)")
 
     async def _fold_journal(self) -> None:
         """Once per process, before the first send: confirmations a killed process had not recorded."""
@@ -149,6 +176,10 @@ class Replies:
         async with lock:
             found: int | None = None
             for owed in await outbox_repo.unsent_for_chat(self.db, chat_id):
+                if owed.id in self._confirmed:
+                    if owed.id == wanted:
+                        found = self._confirmed[owed.id][0]
+                    continue  # confirmed a moment ago; the database hears of it with the next flush
                 if owed.next_at > utcnow() and owed.id != wanted:
                     break  # waiting out a backoff: later ones wait too, so the order holds
                 delivered, message_id = await self._deliver(owed)
@@ -156,7 +187,9 @@ class Replies:
                     break
                 if owed.id == wanted:
                     found = message_id
-            if found is None and wanted is not None:
+            if found is None and wanted is not None and wanted in self._confirmed:
+                found = self._confirmed[wanted][0]
+            elif found is None and wanted is not None:
                 sent = await outbox_repo.get_owed(self.db, wanted)
                 found = sent.message_id if sent is not None else None
             return found
@@ -165,7 +198,7 @@ class Replies:
         """The clock's pass: everything owed whose time has come (after a restart: everything)."""
         await self._fold_journal()
         due = await outbox_repo.due(self.db, now=utcnow(), limit=BATCH)
-        chats = list(dict.fromkeys(owed.chat_id for owed in due))
+        chats = list(dict.fromkeys(owed.chat_id for owed in due if owed.id not in self._confirmed))
         for chat_id in chats:
             await self.deliver_chat(chat_id)
         return len(chats)
@@ -190,10 +223,7 @@ class Replies:
                 # Telegram took the request but its answer never came: it almost always arrived. Sending it
                 # again would show the customer the same question twice, so it counts as sent, unconfirmed.
                 log.warning("message to chat %s: no answer from Telegram (%s)", owed.chat_id, exc)
-                self._journal(owed.id, None)
-                await outbox_repo.mark_sent(
-                    self.db, owed.id, message_id=None, at=utcnow(), note=f"delivery unconfirmed: {exc}"
-                )
+                self._confirm(owed.id, None, f"delivery unconfirmed: {exc}")
                 return True, None
             except RecipientUnreachable as exc:
                 await outbox_repo.retry_later(self.db, owed.id, at=utcnow(), error=str(exc), give_up=True)
@@ -212,8 +242,7 @@ class Replies:
                     error=str(exc) or type(exc).__name__,
                 )
                 return False, None
-            self._journal(owed.id, message_id)  # first, before anything can wait
-            await outbox_repo.mark_sent(self.db, owed.id, message_id=message_id, at=utcnow())
+            self._confirm(owed.id, message_id)
             return True, message_id
         finally:
             self._in_flight.discard(owed.id)

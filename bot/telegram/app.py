@@ -15,12 +15,14 @@ from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScope
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Defaults
+from telegram.request import HTTPXRequest, RequestData
 
 from bot.api.ingest import sync_configured_touchpoints
 from bot.config import SUPPORTED_LANGUAGES, Settings, StartupError
 from bot.conversation.wiring import build_cx_services
 from bot.i18n import FALLBACK_LANGUAGE
 from bot.outreach.pacing import ChatPacer
+from bot.outreach.wire import WireJournal
 from bot.telegram import admin, clock, common, private, retention, staff
 from bot.telegram.inbox import DurableUpdateQueue, InboxProcessor, replay_pending
 from bot.telegram.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
@@ -34,10 +36,32 @@ from storage.db import Database, SchemaError
 log = logging.getLogger(__name__)
 
 
+class _WireRequest(HTTPXRequest):
+    """PTB's HTTP transport, noting each invitation the moment its request goes out (after the rate
+    limiter's wait), so a restart knows which interrupted invitations never left (bot.outreach.wire)."""
+
+    def __init__(self, journal: WireJournal | None) -> None:
+        super().__init__(connection_pool_size=256)  # what ApplicationBuilder gives the bot by default
+        self._journal = journal
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        if self._journal is not None and request_data is not None and url.endswith("/sendMessage"):
+            markup = request_data.json_parameters.get("reply_markup")
+            if markup:
+                try:
+                    self._journal.record_markup(markup)
+                except OSError as exc:
+                    log.warning("wire journal not written (%s)", exc)
+        return await super().do_request(url, method, request_data, *args, **kwargs)
+
+
 def build_application(settings: Settings, *, classifier: Classifier | None = None) -> MomentoApplication:
     """The configured Application; pass *classifier* to reuse a loaded model (tests, demo)."""
     token = settings.require_token().get_secret_value()
     queue = DurableUpdateQueue()
+    wire = WireJournal.beside(settings.storage.path)
     builder = (
         TolerantApplicationBuilder()
         .token(token)
@@ -47,6 +71,7 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
             Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
         )
         .rate_limiter(AIORateLimiter(max_retries=settings.telegram.max_retries))
+        .request(_WireRequest(wire))
         .update_queue(queue)
         .concurrent_updates(InboxProcessor(queue))
         .context_types(CONTEXT_TYPES)
@@ -59,6 +84,7 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
     application: MomentoApplication = builder.build()
     application.bot_data.settings = settings
     application.bot_data.lent_classifier = classifier
+    application.bot_data.wire = wire
     _register_handlers(application)
     return application
 
@@ -88,6 +114,7 @@ async def _post_init(application: MomentoApplication) -> None:
         raise
     messenger = TelegramMessenger(application.bot, ChatPacer(settings.telegram.per_chat_interval))
     cx = build_cx_services(db, settings, classifier, messenger)
+    cx.outreach.wire = application.bot_data.wire
     application.bot_data.services = Services(settings, db, classifier, cx, owns_classifier=lent is None)
     queue = application.update_queue
     if isinstance(queue, DurableUpdateQueue):
@@ -138,6 +165,7 @@ async def _post_shutdown(application: MomentoApplication) -> None:
     if isinstance(queue, DurableUpdateQueue):
         queue.db = None
     await found.recovery.drain()
+    await found.cx.replies.flush()
     if found.owns_classifier:
         await found.classifier.aclose()
     await found.db.close()

@@ -399,6 +399,7 @@ async def test_a_reply_telegram_refused_is_sent_later_and_only_once(world: World
     assert not [m for m in flaky.to(30) if "how did it actually go" in m.text]
     from storage import outbox
 
+    await world.engine.replies.flush()  # confirmations are written to the database in batches
     [owed] = await outbox.unsent_for_chat(world.db, 30)
     assert "how did it actually go" in owed.text
     await outbox.retry_later(world.db, owed.id, at=NOON, error="test: due now")  # skip the backoff

@@ -55,6 +55,7 @@ async def test_an_update_never_finished_is_replayed_and_a_finished_one_is_not(tm
         one = await first.get()
         assert isinstance(one, Update)
         await processor.do_process_update(one, handle(one))
+        await processor.flush()
         # The process dies here. The next one replays only what was not finished.
         second = DurableUpdateQueue()
         second.attach(db)
