@@ -169,12 +169,15 @@ async def aggregates(
         f"""
         SELECT {survey_key} AS k, r.rating AS rating, COUNT(*) AS invited,
                TOTAL(s.status = 'completed') AS completed,
-               TOTAL(s.status = 'completed' OR EXISTS (SELECT 1 FROM answers AS x WHERE x.survey_id = s.id))
+               TOTAL(CASE WHEN s.status IN ('completed', 'in_progress') OR r.id IS NOT NULL THEN 1
+                          ELSE EXISTS (SELECT 1 FROM answers AS x WHERE x.survey_id = s.id) END)
                    AS responded
         FROM surveys AS s {survey_join}
         LEFT JOIN answers AS r ON r.survey_id = s.id AND r.question = 'rating' AND r.rating IS NOT NULL
         WHERE {where}
         GROUP BY k, r.rating
+        -- Completed, in-progress and rated surveys are responses without a probe for an answer; the rest
+        -- (invited, expired, declined, e.g. after /stop mid-survey) are looked up.
         """,
         params,
     )

@@ -180,13 +180,13 @@ class LocalTimes:
     def __call__(self, value: str | None) -> datetime | None:
         if not value:
             return None
+        # "2026-10-18T14:05:12.000000Z": the first 19 characters are the UTC time to the second.
+        moment = datetime.fromisoformat(value[:19])
         hour = value[:13]
         offset = self._offsets.get(hour)
-        moment = datetime.fromisoformat(value).replace(tzinfo=None, microsecond=0)
         if offset is None:
-            offset = self._offsets[hour] = (
-                moment.replace(tzinfo=UTC).astimezone(self.zone).utcoffset() or timedelta()
-            )
+            local = moment.replace(tzinfo=UTC).astimezone(self.zone)
+            offset = self._offsets[hour] = local.utcoffset() or timedelta()
         return moment + offset
 
 

@@ -20,7 +20,7 @@ import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
@@ -88,6 +88,11 @@ _STYLES = (
 Cell = str | int | float | datetime | None
 ColumnKind = Literal["text", "number", "datetime", "wrap"]
 _EPOCH = datetime(1899, 12, 30)
+_DAY = timedelta(days=1)
+# Column widths are measured on every row of the first SAMPLE_ALL rows, then on every SAMPLE_EVERY-th row:
+# a fair picture of the content at a sixteenth of the cost on a million rows.
+SAMPLE_ALL = 10_000
+SAMPLE_EVERY = 16
 # Column widths in characters: at least the header, at most this (wrapped text columns: WRAP_WIDTH).
 MAX_WIDTH = 40
 WRAP_WIDTH = 60
@@ -104,8 +109,7 @@ class Column:
 
 def excel_serial(moment: datetime) -> float:
     """A naive (local) datetime as Excel's day count since 1899-12-30."""
-    delta = moment - _EPOCH
-    return delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
+    return (moment - _EPOCH) / _DAY
 
 
 class TooManyRows(ValueError):
@@ -142,7 +146,8 @@ class XlsxStreamWriter:
         self._widths = [len(column.name) + 2 for column in self._columns]
         self._measured = [i for i, c in enumerate(self._columns) if c.kind != "datetime"]
         self._datetimes = {i for i, c in enumerate(self._columns) if c.kind == "datetime"}
-        self._wrapped = {i for i, c in enumerate(self._columns) if c.kind == "wrap"}
+        # Style of each column's text cells: wrapped for long text, plain otherwise.
+        self._text_styles = [' s="3"' if c.kind == "wrap" else "" for c in self._columns]
         self._zip = zipfile.ZipFile(path, "x", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
         self._zip.writestr("[Content_Types].xml", _CONTENT_TYPES)
         self._zip.writestr("_rels/.rels", _ROOT_RELS)
@@ -167,7 +172,7 @@ class XlsxStreamWriter:
         # Cells carry no r="A1" reference: it is optional (ECMA-376 18.3.1.4) and a missing cell is written
         # as an empty <c/>, so positions stay right while the row costs a third less to build.
         cells = [f'<row r="{self.rows}">']
-        if not header:
+        if not header and (self.rows <= SAMPLE_ALL or self.rows % SAMPLE_EVERY == 0):
             widths = self._widths
             for i in self._measured:
                 value = values[i]
@@ -175,21 +180,19 @@ class XlsxStreamWriter:
                     size = len(value) if type(value) is str else len(repr(value))
                     if size > widths[i]:
                         widths[i] = size
-        wrapped = self._wrapped
-        for index, value in enumerate(values):
+        styles = [style] * len(values) if header else self._text_styles
+        for value, text_style in zip(values, styles, strict=True):
             kind = type(value)
             if value is None:
                 cells.append("<c/>")
             elif kind is int or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
                 cells.append(f"<c><v>{value!r}</v></c>")
             elif kind is datetime:
-                cells.append(f'<c s="2"><v>{excel_serial(value):.8f}</v></c>')  # type: ignore[arg-type]
+                cells.append(f'<c s="2"><v>{(value - _EPOCH) / _DAY!r}</v></c>')  # type: ignore[operator]
             elif kind is bool:
                 cells.append(f'<c t="b"><v>{int(value)}</v></c>')  # type: ignore[arg-type]
-            elif index in wrapped and not header:
-                cells.append(_text_cell(str(value), ' s="3"'))
             else:
-                cells.append(_text_cell(str(value), style))
+                cells.append(_text_cell(str(value), text_style))
         cells.append("</row>")
         self._pending.append("".join(cells))
         if len(self._pending) >= _FLUSH_EVERY:
