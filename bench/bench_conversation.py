@@ -30,6 +30,12 @@ EXPECTATIONS = [
     "Quick delivery, as promised on the website.",
     "Esperaba un trato amable.",
 ]
+
+
+def _is_spanish(text: str) -> bool:
+    return any(word in text for word in ("Esperaba", "Llegó", "Todo"))
+
+
 EXPERIENCES = [
     "It came early and the driver was lovely.",
     "Everything was perfect, thank you!",
@@ -146,8 +152,13 @@ async def run(customers: int, concurrency: int, think: float, workdir: Path) -> 
             async with gate:
                 yes = next(d for d in invitation.button_data() if d.endswith(":yes"))
                 await turn(user_id, lambda: user.press(yes, message_id=invitation.message_id), "sure")
-                await turn(user_id, lambda: user.send_text(rng.choice(EXPECTATIONS)), "expectation")
-                rating_q = await turn(user_id, lambda: user.send_text(rng.choice(EXPERIENCES)), "experience")
+                # Each customer writes in the language of their Telegram app: the bot answers in the language
+                # written, so a customer switching language mid-survey would get a one-off notice first.
+                spanish = user.language_code == "es"
+                expectations = [t for t in EXPECTATIONS if _is_spanish(t) == spanish]
+                experiences = [t for t in EXPERIENCES if _is_spanish(t) == spanish]
+                await turn(user_id, lambda: user.send_text(rng.choice(expectations)), "expectation")
+                rating_q = await turn(user_id, lambda: user.send_text(rng.choice(experiences)), "experience")
                 stars = rng.choice((4, 5))
                 choices = [d for d in rating_q.button_data() if d.endswith(f":r{stars}")]
                 if not choices:

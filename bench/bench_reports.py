@@ -127,7 +127,9 @@ def bench_exports(db_path: Path, formats: list[str]) -> None:
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]\n"
         "print(f'peak_rss_kib={hwm}')\n"
     )
-    for export_format in formats:
+    for spec in formats:
+        # "xlsx" exports answers; "xlsx:surveys" one row per survey.
+        export_format, _, rows = spec.partition(":")
         output = config.parent / f"export.{export_format}"
         start = time.perf_counter()
         completed = subprocess.run(
@@ -142,6 +144,7 @@ def bench_exports(db_path: Path, formats: list[str]) -> None:
                 export_format,
                 "--period",
                 "all",
+                *(["--rows", rows] if rows else []),
                 "-o",
                 str(output),
             ],
@@ -151,13 +154,13 @@ def bench_exports(db_path: Path, formats: list[str]) -> None:
         )
         seconds = time.perf_counter() - start
         if completed.returncode != 0:
-            print(f"export {export_format}: failed: {completed.stderr.strip()[-400:]}")
+            print(f"export {spec}: failed: {completed.stderr.strip()[-400:]}")
             continue
         lines = completed.stdout.strip().splitlines()
         peak = int(lines[-1].split("=")[1]) / 1024
         cpu = float(lines[-2].split("=")[1])
         print(
-            f"export {export_format:<5} wall {seconds:6.1f} s · CPU {cpu:6.1f} s · "
+            f"export {spec:<12} wall {seconds:6.1f} s · CPU {cpu:6.1f} s · "
             f"peak RSS {peak:4.0f} MiB · {output.stat().st_size / 2**20:4.0f} MiB file · {lines[-3]}"
         )
         output.unlink()
@@ -167,7 +170,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--db", type=Path, default=Path("/tmp/reports-1m.db"))
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--exports", default="csv,jsonl,xlsx", help="formats to export ('' for none)")
+    parser.add_argument(
+        "--exports",
+        default="csv,jsonl,xlsx,xlsx:surveys",
+        help="formats to export, FORMAT[:surveys] ('' for none)",
+    )
     parser.add_argument("--no-reports", action="store_true", help="only the exports")
     args = parser.parse_args(argv)
     if not args.db.exists():

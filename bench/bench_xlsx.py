@@ -8,14 +8,17 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
+from bot.config import Settings
+from bot.reports.exports import ExportRequest, columns
 from bot.reports.xlsx_stream import XlsxStreamWriter
-from storage.exports import EXPORT_COLUMNS
 
+# A row as the answers export writes it: a local date-time cell, the touchpoint's name beside its key.
 ROW = [
-    123456, "2026-10-01T10:00:00.000000Z", "C-12345", "gold", "delivery", 98765, "experience", 4,
-    "The courier was late but friendly", "en", 0, "positive", 0.734, "joy",
+    123456, datetime(2026, 10, 1, 12, 0, 0), "C-12345", "gold", "delivery", "delivery", 98765,
+    "experience", 4, "The courier was late but friendly", "en", 0, "positive", 0.734, "joy",
 ]  # fmt: skip
 
 
@@ -26,7 +29,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.xlsx"
         started = time.process_time()
-        with XlsxStreamWriter(path, "answers", EXPORT_COLUMNS) as sheet:
+        header = columns(ExportRequest("xlsx"), Settings())
+        with XlsxStreamWriter(path, "answers", header) as sheet:
             for _ in range(args.rows):
                 sheet.write_row(ROW)
         spent = time.process_time() - started

@@ -7,6 +7,7 @@ file that gets committed or mailed around.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -26,7 +27,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from sentiment.settings import ClassifierSettings
 
@@ -104,6 +105,11 @@ SECRET_FIELDS = ("telegram.token", "webhook.secret_token", "links.signing_key", 
 
 class ConfigError(Exception):
     """A configuration problem, phrased as one line that names the field and the file."""
+
+
+class StartupError(Exception):
+    """A known reason the bot cannot start (database locked or newer, model missing), phrased as one line
+    that names the cause and what to do; the CLI prints it without a traceback."""
 
 
 class _Section(BaseModel):
@@ -192,6 +198,16 @@ class SurveySettings(_Section):
         return known_timezone(value)
 
 
+class CompanySettings(_Section):
+    """Whose customers the bot listens to: the name the welcome says, per language (names.<lang>)."""
+
+    name: str = ""
+    names: dict[str, str] = Field(default_factory=dict)
+
+    def name_in(self, language: str) -> str:
+        return self.names.get(language) or self.name
+
+
 class TouchpointTexts(_Section):
     """Per-language wording of one touchpoint's script; anything left out uses Momento's defaults."""
 
@@ -202,6 +218,8 @@ class TouchpointTexts(_Section):
     improvement: str | None = None
     callback_offer: str | None = None
     thanks: str | None = None
+    # What happens after "Yes, call me" (e.g. "our delivery team will call you within one working day").
+    callback_next: str | None = None
 
 
 class TouchpointSettings(_Section):
@@ -210,6 +228,9 @@ class TouchpointSettings(_Section):
     kind: Literal["direct", "indirect"] = "direct"
     # Position in the customer journey (1 = first).
     stage: int = Field(default=1, ge=1)
+    # The journey is meant to end here (e.g. delivery): customers who go no further did not drop out. The
+    # touchpoints of the last stage are journey ends whether marked or not.
+    journey_end: bool = False
     # How much this touchpoint matters when two compete for one customer, and in driver analysis.
     weight: float = Field(default=1.0, gt=0)
     channel: str = "other"
@@ -234,11 +255,38 @@ class TouchpointSettings(_Section):
 class ReportSettings(_Section):
     # A later event within this window counts as the customer coming back.
     comeback_window: Duration = timedelta(days=60)
+    # What counts as coming back: a later event at one of these touchpoints (a new purchase, a new visit),
+    # never a support call after a bad delivery. Empty: the touchpoints of the first journey stage.
+    comeback_touchpoints: list[str] = Field(default_factory=list)
+    # Company name in chart titles (issue 15 may move it to [company] name; reports read it in one place).
+    company_name: str = ""
     # Minimum CSAT share (0–1) each customer tier must reach; tiers below are flagged by /segments.
     tier_minimum_csat: dict[str, float] = Field(default_factory=dict)
     digest: Literal["off", "daily", "weekly"] = "daily"
     # Local time (survey.default_timezone) at which the digest is posted to the staff chat.
     digest_time: time = time(8, 30)
+
+
+def _retention(value: object) -> timedelta | None:
+    """ "off" (or nothing) keeps answers until a customer erases them; else a duration of at least a day."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "off")):
+        return None
+    period = parse_duration(value)
+    if period < timedelta(days=1):
+        raise ValueError('must be at least 1d, or "off"')
+    return period
+
+
+class PrivacySettings(_Section):
+    # Answers older than this are anonymised every night (texts and identities gone; ratings, labels and
+    # dates kept), e.g. "365d"; "off" keeps them until the customer erases them.
+    retention: Annotated[
+        timedelta | None,
+        BeforeValidator(_retention),
+        PlainSerializer(lambda v: "off" if v is None else format_duration(v), return_type=str),
+    ] = None
+    # Local time (survey.default_timezone) of the nightly retention run.
+    retention_time: time = time(3, 30)
 
 
 class LoggingSettings(_Section):
@@ -264,6 +312,8 @@ class Settings(BaseSettings):
     sentiment: ClassifierSettings = Field(default_factory=ClassifierSettings)
     survey: SurveySettings = Field(default_factory=SurveySettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    company: CompanySettings = Field(default_factory=CompanySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     touchpoints: list[TouchpointSettings] = Field(default_factory=list)
 
@@ -286,7 +336,24 @@ class Settings(BaseSettings):
             if touchpoint.key in seen:
                 raise ValueError(f"touchpoint key {touchpoint.key!r} appears twice")
             seen.add(touchpoint.key)
+        unknown = [key for key in self.reports.comeback_touchpoints if key not in seen]
+        if unknown:
+            raise ValueError(
+                f"reports.comeback_touchpoints names unknown touchpoint(s): {', '.join(unknown)}"
+            )
         return self
+
+    def journey_ends(self) -> set[str]:
+        """Touchpoints where the journey is meant to end: marked ``journey_end``, or of the last stage."""
+        last = max((tp.stage for tp in self.touchpoints), default=0)
+        return {tp.key for tp in self.touchpoints if tp.journey_end or tp.stage == last}
+
+    def comeback_keys(self) -> set[str]:
+        """Touchpoints whose event means the customer came back (default: the first journey stage)."""
+        if self.reports.comeback_touchpoints:
+            return set(self.reports.comeback_touchpoints)
+        first = min((tp.stage for tp in self.touchpoints), default=0)
+        return {tp.key for tp in self.touchpoints if tp.stage == first}
 
     def touchpoint(self, key: str) -> TouchpointSettings | None:
         return next((tp for tp in self.touchpoints if tp.key == key), None)
@@ -332,9 +399,10 @@ def _format_validation_error(exc: ValidationError, origin: str) -> str:
         elif error["type"] == "missing":
             message = "required setting is missing"
         value = error.get("input")
+        secret = any(location == field or location.startswith(f"{field}.") for field in SECRET_FIELDS)
         shown = (
             ""
-            if error["type"] in {"missing", "extra_forbidden"} or isinstance(value, dict)
+            if error["type"] in {"missing", "extra_forbidden"} or isinstance(value, dict) or secret
             else f" (got {value!r})"
         )
         parts.append(f"{location}: {message}{shown}")
@@ -387,3 +455,90 @@ def load_settings(
         return Settings(_env_file=secrets, **data)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, origin)) from exc
+    except SettingsError as exc:
+        # A variable that must be JSON is not (its value is never repeated: it may be a secret).
+        found = re.search(r'field "(\w+)"', str(exc))
+        section = found.group(1) if found else "a setting"
+        raise ConfigError(
+            f"{origin}: a MOMENTO_{section.upper()}__* value is not valid JSON "
+            '(lists are written like \'["one","two"]\')'
+        ) from None
+
+
+# --- secrets never in a log line -------------------------------------------------------------------------
+
+REDACTED = "****"
+_MIN_SECRET_CHARS = 4  # shorter values would blank out ordinary words; such a secret is no secret anyway
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret the settings hold, as the text that could leak: the bot token (and its secret half,
+    which Telegram's URLs and some error messages show alone), the webhook secret, the link signing key,
+    the API keys."""
+    values: list[str] = []
+    secrets: list[SecretStr | None] = [
+        settings.telegram.token,
+        settings.webhook.secret_token,
+        settings.links.signing_key,
+        *settings.api.keys,
+    ]
+    for secret in secrets:
+        if secret is None:
+            continue
+        value = secret.get_secret_value().strip()
+        values.append(value)
+        if ":" in value:
+            values.append(value.split(":", 1)[1])
+    return sorted({v for v in values if len(v) >= _MIN_SECRET_CHARS}, key=len, reverse=True)
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces every secret in a record's message, arguments and traceback with ****: PTB's and httpx's
+    messages quote URLs with the token, exceptions may quote anything."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: logging reports it itself
+            return True
+        redacted = self.redact(message)
+        if redacted != message or record.args:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+def install_redaction(settings: Settings) -> RedactSecrets:
+    """Put (or refresh) the redacting filter on every handler of the root logger, and on the "last
+    resort" handler Python uses when none is configured."""
+    secrets = secret_values(settings)
+    handlers = [*logging.getLogger().handlers]
+    if logging.lastResort is not None:
+        handlers.append(logging.lastResort)
+    found: RedactSecrets | None = None
+    for handler in handlers:
+        for existing in handler.filters:
+            if isinstance(existing, RedactSecrets):
+                existing.secrets = secrets
+                found = existing
+                break
+        else:
+            found = found or RedactSecrets(secrets)
+            handler.addFilter(found)
+    return found or RedactSecrets(secrets)

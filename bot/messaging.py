@@ -25,6 +25,10 @@ class OutgoingMessage:
     chat_id: int
     text: str  # HTML: anything a customer wrote is escaped before it gets here
     buttons: tuple[tuple[Button, ...], ...] = ()
+    # A reply-keyboard button that shares the customer's phone number (Telegram's request_contact); never
+    # with inline buttons. remove_keyboard takes such a keyboard away again.
+    contact_request: str | None = None
+    remove_keyboard: bool = False
 
 
 @dataclass(frozen=True, slots=True)

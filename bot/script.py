@@ -19,7 +19,14 @@ from bot.messaging import Button, OutgoingMessage, SurveyAction, SurveyPress, en
 from storage.models import Customer, Survey
 
 ScriptKey = Literal[
-    "invitation", "expectation", "experience", "rating", "improvement", "callback_offer", "thanks"
+    "invitation",
+    "expectation",
+    "experience",
+    "rating",
+    "improvement",
+    "callback_offer",
+    "thanks",
+    "callback_next",
 ]
 SCRIPT_KEYS: tuple[ScriptKey, ...] = (
     "invitation",
@@ -29,6 +36,7 @@ SCRIPT_KEYS: tuple[ScriptKey, ...] = (
     "improvement",
     "callback_offer",
     "thanks",
+    "callback_next",
 )
 
 # The texts are the script.* and phrases.* messages of the catalogues in bot/locale (see bot.i18n).
@@ -160,7 +168,11 @@ def question(
             script_text(settings, touchpoint_key, "rating", language, name=name),
             rating_buttons(survey.id),
         )
+    tone = survey.state.get("tone") or ("negative" if survey.state.get("negative") else "positive")
     if step == "improvement":
+        if tone != "negative":
+            # A 3, or a high rating with unhappy words: no apology, just an open door.
+            return OutgoingMessage(chat, phrase("improvement_neutral", language, name=name))
         return OutgoingMessage(
             chat, script_text(settings, touchpoint_key, "improvement", language, name=name)
         )
@@ -170,6 +182,28 @@ def question(
             script_text(settings, touchpoint_key, "callback_offer", language, name=name),
             callback_buttons(survey.id, language),
         )
+    return closing(settings, survey, customer, touchpoint_key, language)
+
+
+def closing(
+    settings: Settings, survey: Survey, customer: Customer, touchpoint_key: str | None, language: str
+) -> OutgoingMessage:
+    """The last message fits the experience: "have a great day! 🙏" only for a happy customer; after "Yes,
+    call me", what happens next and a one-tap button to share a phone number (never required)."""
+    chat, name = _chat(customer), customer.display_name
+    state = survey.state
+    tone = state.get("tone") or ("negative" if state.get("negative") else "positive")
+    if state.get("callback") is True:
+        promise = script_text(settings, touchpoint_key, "callback_next", language, name=name)
+        return OutgoingMessage(
+            chat,
+            f"{promise}\n\n{phrase('contact_invite', language)}",
+            contact_request=phrase("btn_share_contact", language),
+        )
+    if tone == "negative":
+        return OutgoingMessage(chat, phrase("thanks_unhappy", language, name=name))
+    if tone == "mixed":
+        return OutgoingMessage(chat, phrase("thanks_mixed", language, name=name))
     return OutgoingMessage(chat, script_text(settings, touchpoint_key, "thanks", language, name=name))
 
 

@@ -6,6 +6,12 @@ analyses = await classifier.analyse(["todo bien", "late again"], ["es", "en"])
 
 from __future__ import annotations
 
+import os
+
+# "No data leaves the server": ONNX Runtime sends telemetry to Microsoft unless this is set before its first
+# import (disable_telemetry_events() after the import does not stop it). Every onnxruntime import is below.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 

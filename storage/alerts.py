@@ -170,3 +170,20 @@ async def set_followup_survey(db: Database, alert_id: int, survey_id: int) -> Al
         )
     assert alert is not None
     return alert
+
+
+async def record_card(db: Database, alert_id: int, text: str) -> None:
+    """The card text the team now sees (an edit to the same text is never sent)."""
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE alerts SET card_text = ? WHERE id = ?", (text, alert_id))
+
+
+async def set_contact_phone(db: Database, survey_id: int, phone: str) -> Alert | None:
+    """The number a customer shared after asking to be called back; None when the survey has no alert."""
+    async with db.transaction() as conn:
+        row = await _rows.one(
+            conn,
+            "UPDATE alerts SET contact_phone = ?, callback_requested = 1 WHERE survey_id = ? RETURNING *",
+            (phone, survey_id),
+        )
+    return _rows.alert(row) if row else None

@@ -73,6 +73,15 @@ async def message_seen(db: Database, chat_id: int, message_id: int) -> bool:
     return row is not None
 
 
+async def answers_for_message(db: Database, chat_id: int, message_id: int) -> list[Answer]:
+    """The answers one Telegram message carried (a replayed update finds what it stored before a crash)."""
+    rows = await db.fetch_all(
+        f"{_rows.ANSWER_WITH_ANALYSIS} WHERE a.chat_id = ? AND a.message_id = ? ORDER BY a.id",
+        (chat_id, message_id),
+    )
+    return [_rows.answer(row, with_analysis=True) for row in rows]
+
+
 async def get_answer(db: Database, answer_id: int) -> Answer | None:
     row = await db.fetch_one(f"{_rows.ANSWER_WITH_ANALYSIS} WHERE a.id = ?", (answer_id,))
     return _rows.answer(row, with_analysis=True) if row else None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import aiosqlite
 
 from storage import _rows
+from storage import audit as audit_repo
 from storage.db import Database, to_db_time, utcnow
 from storage.models import Customer, NotFoundError
 
@@ -25,7 +28,32 @@ async def upsert_customer(
     tier: str | None = None,
 ) -> Customer:
     """Create or update by the company's id; a None field keeps what is stored."""
-    now = to_db_time(utcnow())
+    customer, _ = await upsert_customer_created(
+        db, external_id, display_name=display_name, language=language, timezone=timezone, tier=tier
+    )
+    return customer
+
+
+async def upsert_customer_created(
+    db: Database,
+    external_id: str,
+    *,
+    display_name: str | None = None,
+    language: str | None = None,
+    timezone: str | None = None,
+    tier: str | None = None,
+) -> tuple[Customer, bool]:
+    """:func:`upsert_customer`, and whether this call created the row — decided under the write lock, so of
+    many parallel calls for one new id exactly one says "created"."""
+    params = {
+        "external_id": external_id,
+        "display_name": display_name,
+        "language": language,
+        "timezone": timezone,
+        "tier": tier,
+        "now": to_db_time(utcnow()),
+    }
+    # At most one of the two statements changes anything: the insert, or (on conflict) the update.
     async with db.transaction(one_change=True) as conn:
         row = await _rows.one(
             conn,
@@ -34,25 +62,29 @@ async def upsert_customer(
                 (external_id, display_name, language, timezone, tier, created_at, updated_at)
             VALUES
                 (:external_id, :display_name, :language, :timezone, COALESCE(:tier, 'standard'), :now, :now)
-            ON CONFLICT (external_id) DO UPDATE SET
-                display_name = COALESCE(excluded.display_name, display_name),
-                language = COALESCE(:language, language),
-                timezone = COALESCE(:timezone, timezone),
-                tier = COALESCE(:tier, tier),
-                updated_at = :now
+            ON CONFLICT (external_id) DO NOTHING
             RETURNING *
             """,
-            {
-                "external_id": external_id,
-                "display_name": display_name,
-                "language": language,
-                "timezone": timezone,
-                "tier": tier,
-                "now": now,
-            },
+            params,
         )
+        created = row is not None
+        if row is None:
+            row = await _rows.one(
+                conn,
+                """
+                UPDATE customers SET
+                    display_name = COALESCE(:display_name, display_name),
+                    language = COALESCE(:language, language),
+                    timezone = COALESCE(:timezone, timezone),
+                    tier = COALESCE(:tier, tier),
+                    updated_at = :now
+                WHERE external_id = :external_id
+                RETURNING *
+                """,
+                params,
+            )
     assert row is not None
-    return _rows.customer(row)
+    return _rows.customer(row), created
 
 
 async def get_customer(db: Database, customer_id: int) -> Customer | None:
@@ -157,6 +189,137 @@ async def link_telegram(
         )
 
 
+# One-time links. Each customer has a link generation (0 until staff or the API issue a fresh link) and the
+# generation whose link last connected a chat ("claimed"). They live in app_state, keyed by customer id: a
+# link links once, and only a fresh link — which raises the generation and so revokes every older one — may
+# move a linked customer to another Telegram account.
+LinkOutcomeKind = Literal["linked", "same", "taken", "revoked"]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkClaim:
+    """What opening a link did: ``linked`` (connected now), ``same`` (already this user's: harmless), or
+    refused — ``taken`` (the link was used by someone else) or ``revoked`` (a newer link was issued)."""
+
+    outcome: LinkOutcomeKind
+    customer: Customer
+
+
+def _generation_key(customer_id: int) -> str:
+    return f"link.generation:{customer_id}"
+
+
+def _claimed_key(customer_id: int) -> str:
+    return f"link.claimed:{customer_id}"
+
+
+async def _state_int(conn: aiosqlite.Connection, key: str) -> int | None:
+    row = await _rows.one(conn, "SELECT value FROM app_state WHERE key = ?", (key,))
+    return int(row["value"]) if row is not None else None
+
+
+async def _set_state_int(conn: aiosqlite.Connection, key: str, value: int) -> None:
+    await conn.execute(
+        "INSERT INTO app_state (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, str(value)),
+    )
+
+
+async def link_generation(db: Database, customer_id: int) -> int:
+    """The generation a link issued now carries (older generations are revoked)."""
+    row = await db.fetch_one("SELECT value FROM app_state WHERE key = ?", (_generation_key(customer_id),))
+    return int(row["value"]) if row is not None else 0
+
+
+async def reissue_link(db: Database, customer_id: int, *, actor: str) -> int:
+    """Revoke every link issued so far and return the generation of the fresh one: the explicit act that
+    lets a customer move to a new Telegram account. Audited."""
+    async with db.transaction() as conn:
+        if (
+            await _rows.one(
+                conn, "SELECT 1 FROM customers WHERE id = ? AND erased_at IS NULL", (customer_id,)
+            )
+            is None
+        ):
+            raise NotFoundError(f"customer {customer_id} does not exist or was erased")
+        generation = (await _state_int(conn, _generation_key(customer_id)) or 0) + 1
+        await _set_state_int(conn, _generation_key(customer_id), generation)
+        await audit_repo.record(
+            db,
+            actor=actor,
+            action="customer.link_reissue",
+            subject=f"customer:{customer_id}",
+            details={"generation": generation},
+            conn=conn,
+        )
+    return generation
+
+
+async def claim_link(
+    db: Database,
+    customer_id: int,
+    *,
+    generation: int,
+    telegram_user_id: int,
+    telegram_chat_id: int,
+    display_name: str | None,
+    language: str | None,
+) -> LinkClaim:
+    """Open a deep link of *generation* from a Telegram user, in one transaction: connect the chat if the
+    link is current and unused, change nothing if it is this user's already, else refuse with an audit
+    entry naming the user who tried."""
+    now = to_db_time(utcnow())
+    async with db.transaction() as conn:
+        row = await _rows.one(
+            conn, "SELECT * FROM customers WHERE id = ? AND erased_at IS NULL", (customer_id,)
+        )
+        if row is None:
+            raise NotFoundError(f"customer {customer_id} does not exist or was erased")
+        customer = _rows.customer(row)
+        if customer.telegram_user_id == telegram_user_id and customer.telegram_chat_id == telegram_chat_id:
+            return LinkClaim("same", customer)
+        current = await _state_int(conn, _generation_key(customer_id)) or 0
+        claimed = await _state_int(conn, _claimed_key(customer_id))
+        if claimed is None and customer.telegram_user_id is not None:
+            claimed = 0  # linked before links were one-time: its first link counts as used
+        refusal: LinkOutcomeKind | None = None
+        if generation < current:
+            refusal = "revoked"
+        elif claimed is not None and claimed >= current and customer.telegram_user_id != telegram_user_id:
+            refusal = "taken"
+        if refusal is not None:
+            await audit_repo.record(
+                db,
+                actor=f"telegram:{telegram_user_id}",
+                action="customer.link_refused",
+                subject=f"customer:{customer_id}",
+                details={"reason": refusal, "generation": generation},
+                conn=conn,
+            )
+            return LinkClaim(refusal, customer)
+        linked = await _link(
+            conn,
+            customer_id,
+            telegram_user_id=telegram_user_id,
+            telegram_chat_id=telegram_chat_id,
+            display_name=display_name,
+            language=language,
+            now=now,
+        )
+        await _set_state_int(conn, _claimed_key(customer_id), current)
+        if customer.telegram_user_id is not None and customer.telegram_user_id != telegram_user_id:
+            await audit_repo.record(
+                db,
+                actor=f"telegram:{telegram_user_id}",
+                action="customer.link_moved",
+                subject=f"customer:{customer_id}",
+                details={"generation": current},
+                conn=conn,
+            )
+    return LinkClaim("same" if customer.telegram_user_id == telegram_user_id else "linked", linked)
+
+
 async def ensure_telegram_customer(
     db: Database,
     *,
@@ -206,7 +369,18 @@ async def _update(db: Database, customer_id: int, assignments: str, params: dict
 
 async def set_language(db: Database, customer_id: int, language: str | None) -> Customer:
     """The customer's own choice; None goes back to following Telegram's language."""
-    return await _update(db, customer_id, "language = :language", {"language": language})
+    return await _update(
+        db,
+        customer_id,
+        "language = :language, language_chosen_at = CASE WHEN :language IS NULL THEN NULL ELSE :now END",
+        {"language": language},
+    )
+
+
+async def language_chosen(db: Database, customer_id: int) -> bool:
+    """Did the customer pick their language with /language? (then it wins over the language they write)"""
+    row = await db.fetch_one("SELECT language_chosen_at FROM customers WHERE id = ?", (customer_id,))
+    return row is not None and row["language_chosen_at"] is not None
 
 
 async def set_timezone(db: Database, customer_id: int, timezone: str | None) -> Customer:

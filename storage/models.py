@@ -189,6 +189,8 @@ class Alert:
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     followup_survey_id: int | None
+    card_text: str | None = None  # the card as last shown to the team
+    contact_phone: str | None = None  # shared by the customer with the call-back request
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,16 +126,45 @@ async def record_skipped(
     event_id: int | None,
     scheduled_at: datetime,
     reason: str,
+    expires_at: datetime | None = None,
 ) -> Survey | None:
-    """Keep a trace of an event nobody will be asked about (opted out, unreachable ...) for reports."""
+    """Keep a trace of an event nobody will be asked about (opted out, unreachable ...) for reports; one
+    skipped as ``not_linked`` keeps *expires_at*, until which linking still sends its invitation."""
     async with db.transaction(one_change=True) as conn:
         row = await _rows.one(
             conn,
             """INSERT INTO surveys (customer_id, event_id, touchpoint_id, kind, status, skip_reason,
-                                    scheduled_at, created_at)
-               VALUES (?, ?, ?, 'touchpoint', 'skipped', ?, ?, ?)
+                                    scheduled_at, expires_at, created_at)
+               VALUES (?, ?, ?, 'touchpoint', 'skipped', ?, ?, ?, ?)
                ON CONFLICT (event_id, kind) WHERE event_id IS NOT NULL DO NOTHING RETURNING *""",
-            (customer_id, event_id, touchpoint_id, reason, to_db_time(scheduled_at), to_db_time(utcnow())),
+            (
+                customer_id,
+                event_id,
+                touchpoint_id,
+                reason,
+                to_db_time(scheduled_at),
+                to_db_time(expires_at) if expires_at else None,
+                to_db_time(utcnow()),
+            ),
+        )
+    return _rows.survey(row) if row else None
+
+
+async def schedule_after_linking(db: Database, customer_id: int, *, now: datetime) -> Survey | None:
+    """The customer has just linked their chat: the invitation of an event that arrived before (skipped as
+    ``not_linked``) goes out now, if the event has not expired. One invitation, not a burst: the heaviest
+    touchpoint's, then the newest event's; the others stay skipped."""
+    async with db.transaction(one_change=True) as conn:
+        row = await _rows.one(
+            conn,
+            """UPDATE surveys SET status = 'scheduled', skip_reason = NULL,
+                                  scheduled_at = MAX(scheduled_at, :now)
+               WHERE id = (SELECT s.id FROM surveys AS s LEFT JOIN touchpoints AS t ON t.id = s.touchpoint_id
+                           WHERE s.customer_id = :customer AND s.kind = 'touchpoint' AND s.status = 'skipped'
+                             AND s.skip_reason = 'not_linked' AND s.expires_at > :now
+                           ORDER BY COALESCE(t.weight, 1.0) DESC, s.scheduled_at DESC, s.id DESC LIMIT 1)
+               RETURNING *""",
+            {"customer": customer_id, "now": to_db_time(now)},
         )
     return _rows.survey(row) if row else None
 

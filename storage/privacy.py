@@ -6,7 +6,7 @@ language) so reports stay countable, and removes everything that identifies or q
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -73,8 +73,21 @@ async def erase_customer(db: Database, customer_id: int, *, actor: str) -> None:
         # Staff notes on the customer's alerts quote them; the posted message id would let a reader find
         # the staff-chat message that did. Reason, severity and times stay.
         await conn.execute(
-            "UPDATE alerts SET notes = NULL, posted_message_id = NULL WHERE customer_id = ?", (customer_id,)
+            """UPDATE alerts SET notes = NULL, posted_message_id = NULL, card_text = NULL,
+                   contact_phone = NULL
+               WHERE customer_id = ?""",
+            (customer_id,),
         )
+        # The raw updates they sent (kept a short while against redelivery) and what the bot owed them.
+        if row["telegram_user_id"] is not None:
+            user = row["telegram_user_id"]
+            await conn.execute(
+                """DELETE FROM inbox WHERE json_extract(payload, '$.message.from.id') = :u
+                   OR json_extract(payload, '$.edited_message.from.id') = :u
+                   OR json_extract(payload, '$.callback_query.from.id') = :u""",
+                {"u": user},
+            )
+            await conn.execute("DELETE FROM outbox WHERE chat_id = ?", (user,))
         await audit_repo.record(
             db,
             actor=actor,
@@ -153,3 +166,76 @@ async def export_customer(db: Database, customer_id: int, *, actor: str | None =
         }
     )
     return result
+
+
+# -- retention ---------------------------------------------------------------------------------------------
+# `[privacy] retention`: what is older than the period is anonymised the way erasure does it, record by
+# record — answer texts and the Telegram ids beside them, the dialogue state of closed surveys, the event
+# ids and attributes, staff notes — while ratings, labels, dates and touchpoints stay for reports. Customer
+# profiles stay: they are a current relationship (customers erase theirs with /delete).
+
+_OPEN_SURVEYS = "('scheduled', 'invited', 'in_progress')"
+_RETENTION_TARGETS: dict[str, tuple[str, str]] = {
+    # table: (rows older than the cutoff that still hold something, the anonymising assignments)
+    "answers": (
+        "received_at < :cutoff AND (text IS NOT NULL OR chat_id IS NOT NULL OR message_id IS NOT NULL)",
+        "text = NULL, chat_id = NULL, message_id = NULL",
+    ),
+    "surveys": (
+        f"created_at < :cutoff AND status NOT IN {_OPEN_SURVEYS} AND (state != '{{}}' OR step IS NOT NULL "
+        "OR invitation_message_id IS NOT NULL OR last_error IS NOT NULL)",
+        "state = '{}', step = NULL, invitation_message_id = NULL, last_error = NULL",
+    ),
+    "touchpoint_events": (
+        "occurred_at < :cutoff AND NOT (external_id LIKE 'erased:%' OR external_id LIKE 'expired:%')",
+        "external_id = 'expired:' || id, attributes = '{}'",
+    ),
+    "alerts": (
+        "created_at < :cutoff AND status = 'resolved' "
+        "AND (notes IS NOT NULL OR posted_message_id IS NOT NULL)",
+        "notes = NULL, posted_message_id = NULL",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionResult:
+    """How many rows of each table were (or, in a dry run, would be) anonymised, and the cutoff."""
+
+    cutoff: datetime
+    counts: dict[str, int]
+    dry_run: bool
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+async def apply_retention(
+    db: Database, cutoff: datetime, *, actor: str = "system:retention", dry_run: bool = False
+) -> RetentionResult:
+    """Anonymise everything older than *cutoff* in one transaction with its audit entry (written only when
+    something changed); *dry_run* counts what would change and touches nothing."""
+    params = {"cutoff": to_db_time(cutoff)}
+    counts: dict[str, int] = {}
+    if dry_run:
+        for table, (where, _) in _RETENTION_TARGETS.items():
+            row = await db.fetch_one(f"SELECT COUNT(*) AS n FROM {table} WHERE {where}", params)
+            counts[table] = int(row["n"]) if row else 0
+        return RetentionResult(cutoff, counts, dry_run=True)
+    async with db.transaction() as conn:
+        for table, (where, assignments) in _RETENTION_TARGETS.items():
+            cursor = await conn.execute(f"UPDATE {table} SET {assignments} WHERE {where}", params)
+            counts[table] = max(cursor.rowcount, 0)
+        if any(counts.values()):
+            await audit_repo.record(
+                db,
+                actor=actor,
+                action="retention.anonymise",
+                subject=None,
+                details={"cutoff": to_db_time(cutoff), **counts},
+                conn=conn,
+            )
+    if any(counts.values()):
+        await db.checkpoint()  # as for erasure: the WAL must not keep the old page images
+    return RetentionResult(cutoff, counts, dry_run=False)

@@ -6,14 +6,25 @@ previous-period comparisons are plain additions. Time ranges are half-open ``[st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from storage import _rows
-from storage.db import Database, to_db_time
+from storage.db import Database, from_db_time, to_db_time
 
 GroupBy = Literal["touchpoint", "tier"]
+
+# The one definition of the counts every report shows (README, staff section). All are surveys whose
+# invitation went out in the period, so one period's figures always nest: invited >= responses >= completed,
+# responses >= ratings.
+RESPONSE_RULES = """
+invited:   a survey whose invitation was sent in the period
+response:  an invited survey the customer answered at least one question of (or finished)
+completed: a response that reached the end of the survey
+rating:    a response with a 1-5 rating; CSAT is the share of ratings that are 4 or 5
+"""
 GroupKey = int | str | None
 
 # Answers whose sentiment describes the customer's experience (expectations and suggestions do not).
@@ -33,6 +44,7 @@ class Aggregate:
     """Sums for one group (a touchpoint or a tier) over one time range; add two to get their total."""
 
     invited: int = 0
+    responded: int = 0
     completed: int = 0
     ratings: int = 0
     satisfied: int = 0  # ratings of 4 or 5
@@ -52,6 +64,7 @@ class Aggregate:
     def add(self, other: Aggregate) -> None:
         for name in (
             "invited",
+            "responded",
             "completed",
             "ratings",
             "satisfied",
@@ -118,38 +131,28 @@ async def aggregates(
     join_customer = "JOIN customers AS c ON c.id = a.customer_id" if needs_customer else ""
     where, params = _filters("a.received_at", start, end, touchpoint_id, tier, "a.touchpoint_id")
     key = _GROUP_COLUMNS[group_by]
-    # One pass over the answers of the range: ratings and analysed experience answers together.
+    # One pass over the analysed experience answers of the range (unsolicited feedback included).
     rows = await db.fetch_all(
         f"""
-        SELECT {key} AS k, a.question AS question, a.rating AS rating, n.sentiment AS sentiment,
-               n.emotion AS emotion, COUNT(*) AS n, TOTAL(n.sentiment_score) AS score
+        SELECT {key} AS k, n.sentiment AS sentiment, n.emotion AS emotion, COUNT(*) AS n,
+               TOTAL(n.sentiment_score) AS score
         FROM answers AS a {join_customer}
-        LEFT JOIN analyses AS n ON n.id = a.current_analysis_id
-        WHERE {where} AND a.question IN ('rating', 'experience', 'unsolicited')
-        GROUP BY k, a.question, a.rating, n.sentiment, n.emotion
+        JOIN analyses AS n ON n.id = a.current_analysis_id
+        WHERE {where} AND a.question IN ('experience', 'unsolicited')
+        GROUP BY k, n.sentiment, n.emotion
         """,
         params,
     )
     for row in rows:
         target = group(row["k"])
         count = int(row["n"])
-        if row["question"] == "rating":
-            rating = row["rating"]
-            if rating is None:
-                continue
-            target.ratings += count
-            target.rating_sum += int(rating) * count
-            target.rating_counts[int(rating)] = target.rating_counts.get(int(rating), 0) + count
-            if rating >= 4:
-                target.satisfied += count
-        elif row["sentiment"] is not None:
-            target.analysed += count
-            sentiment = row["sentiment"]
-            if sentiment in ("negative", "neutral", "positive"):
-                setattr(target, sentiment, getattr(target, sentiment) + count)
-            target.sentiment_sum += float(row["score"])
-            emotion = str(row["emotion"])
-            target.emotions[emotion] = target.emotions.get(emotion, 0) + count
+        target.analysed += count
+        sentiment = row["sentiment"]
+        if sentiment in ("negative", "neutral", "positive"):
+            setattr(target, sentiment, getattr(target, sentiment) + count)
+        target.sentiment_sum += float(row["score"])
+        emotion = str(row["emotion"])
+        target.emotions[emotion] = target.emotions.get(emotion, 0) + count
 
     for k, (surveys, gap_sum) in (
         await gaps(db, start, end, group_by=group_by, touchpoint_id=touchpoint_id, tier=tier)
@@ -158,22 +161,39 @@ async def aggregates(
         target.gap_surveys += surveys
         target.gap_sum += gap_sum
 
+    # Invitations, responses, completions and ratings: all of surveys invited in the range (RESPONSE_RULES).
     survey_key = _SURVEY_GROUP_COLUMNS[group_by]
     survey_join = "JOIN customers AS c ON c.id = s.customer_id" if needs_customer else ""
     where, params = _filters("s.invited_at", start, end, touchpoint_id, tier, "s.touchpoint_id")
     rows = await db.fetch_all(
         f"""
-        SELECT {survey_key} AS k, COUNT(*) AS invited, TOTAL(s.status = 'completed') AS completed
+        SELECT {survey_key} AS k, r.rating AS rating, COUNT(*) AS invited,
+               TOTAL(s.status = 'completed') AS completed,
+               TOTAL(CASE WHEN s.status IN ('completed', 'in_progress') OR r.id IS NOT NULL THEN 1
+                          ELSE EXISTS (SELECT 1 FROM answers AS x WHERE x.survey_id = s.id) END)
+                   AS responded
         FROM surveys AS s {survey_join}
+        LEFT JOIN answers AS r ON r.survey_id = s.id AND r.question = 'rating' AND r.rating IS NOT NULL
         WHERE {where}
-        GROUP BY k
+        GROUP BY k, r.rating
+        -- Completed, in-progress and rated surveys are responses without a probe for an answer; the rest
+        -- (invited, expired, declined, e.g. after /stop mid-survey) are looked up.
         """,
         params,
     )
     for row in rows:
         target = group(row["k"])
-        target.invited += int(row["invited"])
+        count = int(row["invited"])
+        target.invited += count
         target.completed += int(row["completed"])
+        target.responded += int(row["responded"])
+        rating = row["rating"]
+        if rating is not None:
+            target.ratings += count
+            target.rating_sum += int(rating) * count
+            target.rating_counts[int(rating)] = target.rating_counts.get(int(rating), 0) + count
+            if rating >= 4:
+                target.satisfied += count
 
     if not with_alerts:
         return groups
@@ -212,23 +232,34 @@ async def gaps(
     touchpoint_id: int | None = None,
     tier: str | None = None,
 ) -> dict[GroupKey, tuple[int, float]]:
-    """(surveys, sum of experience score - expectation score) per group, for experiences in range."""
-    join_customer = "JOIN customers AS c ON c.id = a.customer_id" if group_by == "tier" or tier else ""
-    where, params = _filters("a.received_at", start, end, touchpoint_id, tier, "a.touchpoint_id")
+    """(surveys, sum of experience score - expectation score) per group, for surveys invited in range (the
+    same surveys as the response counts, so "over N surveys" never exceeds the responses)."""
+    join_customer = "JOIN customers AS c ON c.id = s.customer_id" if group_by == "tier" or tier else ""
+    where, params = _filters("s.invited_at", start, end, touchpoint_id, tier, "s.touchpoint_id")
     rows = await db.fetch_all(
         f"""
-        SELECT {_GROUP_COLUMNS[group_by]} AS k, COUNT(*) AS n,
+        SELECT {_SURVEY_GROUP_COLUMNS[group_by]} AS k, COUNT(*) AS n,
                TOTAL(x.sentiment_score - e.sentiment_score) AS gap
-        FROM answers AS a {join_customer}
+        FROM surveys AS s {join_customer}
+        JOIN answers AS a ON a.survey_id = s.id AND a.question = 'experience'
         JOIN analyses AS x ON x.id = a.current_analysis_id
-        JOIN answers AS ea ON ea.survey_id = a.survey_id AND ea.question = 'expectation'
+        JOIN answers AS ea ON ea.survey_id = s.id AND ea.question = 'expectation'
         JOIN analyses AS e ON e.id = ea.current_analysis_id
-        WHERE {where} AND a.question = 'experience' AND a.survey_id IS NOT NULL
+        WHERE {where}
         GROUP BY k
         """,
         params,
     )
     return {row["k"]: (int(row["n"]), float(row["gap"])) for row in rows}
+
+
+async def first_data_at(db: Database) -> datetime | None:
+    """When the first survey was invited or the first answer arrived: a period before it has no data."""
+    row = await db.fetch_one(
+        "SELECT MIN(at) FROM (SELECT MIN(invited_at) AS at FROM surveys "
+        "UNION ALL SELECT MIN(received_at) FROM answers)"
+    )
+    return from_db_time(row[0]) if row and row[0] else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,12 +333,19 @@ def _journey_params(start: datetime, end: datetime, comeback_window: timedelta) 
 
 
 async def outcomes(
-    db: Database, start: datetime, end: datetime, comeback_window: timedelta
+    db: Database,
+    start: datetime,
+    end: datetime,
+    comeback_window: timedelta,
+    comeback_touchpoint_ids: Sequence[int],
 ) -> list[OutcomeRow]:
-    """Comeback (a later event of the same customer within the window) and amounts, after a positive and
-    after a negative experience (neutral ones say nothing about the difference and are skipped)."""
+    """Comeback (a later event of the same customer within the window at one of the comeback touchpoints:
+    a new purchase or visit, not any contact) and amounts, after a positive and after a negative experience
+    (neutral ones say nothing about the difference and are skipped)."""
+    # Integer ids only, so they can be inlined; none configured matches nothing.
+    comeback_ids = ", ".join(str(int(i)) for i in comeback_touchpoint_ids) or "-1"
     rows = await db.fetch_all(
-        """
+        f"""
         WITH surveyed AS (
             SELECT ev.id AS id, ev.customer_id AS cid, ev.touchpoint_id AS tp, ev.occurred_at AS at,
                    ev.amount AS amount, n.sentiment AS sentiment,
@@ -325,6 +363,7 @@ async def outcomes(
             FROM surveyed AS sv
             LEFT JOIN touchpoint_events AS l
                 ON l.customer_id = sv.cid AND l.occurred_at > sv.at AND l.occurred_at <= sv.until
+                AND l.touchpoint_id IN ({comeback_ids})
             GROUP BY sv.id, sv.sentiment
         )
         SELECT tp AS touchpoint_id, sentiment, COUNT(*) AS events, TOTAL(came_back) AS came_back,

@@ -174,3 +174,20 @@ async def last_invited_at(db: Database, customer_id: int) -> datetime | None:
         (customer_id,),
     )
     return from_db_time(row["last"]) if row else None
+
+
+async def reopen_postponed(db: Database, customer_id: int, *, now: datetime) -> Survey | None:
+    """The survey a customer put off with "Not now", back at its invitation while it is still alive (they
+    were told "just write to me"); None when there is none."""
+    async with db.transaction() as conn:
+        row = await _rows.one(
+            conn,
+            """UPDATE surveys SET status = 'invited', step = 'invitation'
+               WHERE id = (SELECT id FROM surveys WHERE customer_id = ? AND status = 'declined'
+                           AND json_extract(state, '$.postponed') = 1
+                           AND (expires_at IS NULL OR expires_at > ?)
+                           ORDER BY COALESCE(invited_at, scheduled_at) DESC, id DESC LIMIT 1)
+               RETURNING *""",
+            (customer_id, to_db_time(now)),
+        )
+    return _rows.survey(row) if row else None

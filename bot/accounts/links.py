@@ -1,8 +1,10 @@
 """Signed deep-link payloads: how a printed receipt or QR code links a Telegram chat to one customer.
 
 Telegram passes ``t.me/<bot>?start=<payload>`` to /start; the payload may only hold 64 characters of
-``A–Z a–z 0–9 _ -``. Ours is ``<customer hex>-<event hex or empty>-<expiry minutes hex><22-char HMAC>``:
-short enough for any realistic id, and nobody can forge one or stretch its expiry without the signing key.
+``A–Z a–z 0–9 _ -``. Ours is ``<customer hex>-<event hex or empty>-<expiry minutes hex>[-<generation hex>]``
+followed by a 22-char HMAC: short enough for any realistic id, and nobody can forge one, stretch its expiry
+or raise its generation without the signing key. The generation (left out while it is 0) is the customer's
+link generation when the link was issued: issuing a fresh link raises it and so revokes every older link.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from pydantic import SecretStr
 
 MAX_PAYLOAD_CHARS = 64
 _SIGNATURE_CHARS = 22  # 16 bytes of HMAC-SHA256, base64url without padding
-_BODY = re.compile(r"^([0-9a-f]{1,16})-([0-9a-f]{0,16})-([0-9a-f]{1,10})$")
+_BODY = re.compile(r"^([0-9a-f]{1,16})-([0-9a-f]{0,16})-([0-9a-f]{1,10})(?:-([1-9a-f][0-9a-f]{0,7}))?$")
 _ALLOWED = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 LinkProblem = Literal["missing_key", "malformed", "bad_signature", "expired"]
+MAX_GENERATION = 0xFFFFFFFF
 
 
 class LinkError(Exception):
@@ -38,6 +41,7 @@ class LinkTarget:
     customer_id: int
     event_id: int | None
     expires_at: datetime
+    generation: int = 0
 
 
 def _key(signing_key: SecretStr | None) -> bytes:
@@ -58,13 +62,19 @@ def make_start_payload(
     event_id: int | None = None,
     ttl: timedelta,
     now: datetime | None = None,
+    generation: int = 0,
 ) -> str:
-    """A payload for /start that names *customer_id* (and optionally one touchpoint event)."""
+    """A payload for /start that names *customer_id* (and optionally one touchpoint event), valid for the
+    customer's link *generation*."""
     if customer_id < 0 or (event_id is not None and event_id < 0):
         raise ValueError("ids must not be negative")
+    if not 0 <= generation <= MAX_GENERATION:
+        raise ValueError("link generation out of range")
     moment = now or datetime.now(UTC)
     expiry_minutes = int((moment + ttl).timestamp() // 60) + 1
     body = f"{customer_id:x}-{'' if event_id is None else format(event_id, 'x')}-{expiry_minutes:x}"
+    if generation:
+        body += f"-{generation:x}"
     payload = body + _sign(_key(signing_key), body)
     if len(payload) > MAX_PAYLOAD_CHARS:
         raise ValueError("ids too large for a Telegram deep link")
@@ -84,7 +94,7 @@ def verify_start_payload(
     match = _BODY.match(body)
     if match is None:
         raise LinkError("malformed", "not a Momento link")
-    customer_hex, event_hex, expiry_hex = match.groups()
+    customer_hex, event_hex, expiry_hex, generation_hex = match.groups()
     expires_at = datetime.fromtimestamp(int(expiry_hex, 16) * 60, UTC)
     if (now or datetime.now(UTC)) >= expires_at:
         raise LinkError("expired", "the link has expired")
@@ -92,6 +102,7 @@ def verify_start_payload(
         customer_id=int(customer_hex, 16),
         event_id=int(event_hex, 16) if event_hex else None,
         expires_at=expires_at,
+        generation=int(generation_hex, 16) if generation_hex else 0,
     )
 
 

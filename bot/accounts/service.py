@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from bot.accounts.links import LinkError, verify_start_payload
 from bot.config import Settings
@@ -18,7 +18,7 @@ from storage import outreach as outreach_repo
 from storage import privacy
 from storage import surveys as survey_repo
 from storage.db import Database, utcnow
-from storage.models import Customer, SurveyStatus
+from storage.models import Customer, NotFoundError, SurveyStatus
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ class LinkOutcome:
     customer: Customer | None
     language: str
     event_id: int | None = None
+    # Why a genuine link was refused: used by another account, or revoked by a fresh one.
+    refused: Literal["taken", "revoked"] | None = None
 
 
 @dataclass
@@ -80,15 +82,28 @@ class Accounts:
         customer = await customer_repo.get_customer(self.db, target.customer_id)
         if customer is None or customer.erased_at is not None:
             return LinkOutcome(None, language)
-        customer = await customer_repo.link_telegram(
-            self.db,
-            customer.id,
-            telegram_user_id=sender.user_id,
-            telegram_chat_id=sender.chat_id,
-            display_name=sender.display_name,
-            language=language if sender.language_code else None,
-        )
-        customer = await customer_repo.grant_consent(self.db, customer.id)
+        try:
+            claim = await customer_repo.claim_link(
+                self.db,
+                customer.id,
+                generation=target.generation,
+                telegram_user_id=sender.user_id,
+                telegram_chat_id=sender.chat_id,
+                display_name=sender.display_name,
+                language=language if sender.language_code else None,
+            )
+        except NotFoundError:  # erased in the meantime
+            return LinkOutcome(None, language)
+        if claim.outcome in ("taken", "revoked"):
+            log.warning(
+                "refused a /start link for customer %s from user %s: %s",
+                customer.id,
+                sender.user_id,
+                "already used by another account" if claim.outcome == "taken" else "a newer link was issued",
+            )
+            return LinkOutcome(None, language, refused=claim.outcome)
+        customer = await customer_repo.grant_consent(self.db, claim.customer.id)
+        await outreach_repo.schedule_after_linking(self.db, customer.id, now=self.clock())  # waiting events
         return LinkOutcome(customer, self.language_of(customer, sender), target.event_id)
 
     async def set_language(self, customer: Customer, language: str) -> Customer:

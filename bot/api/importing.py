@@ -2,6 +2,9 @@
 
 Two passes over the file (check, then import) keep memory flat for files of millions of rows, and let
 ``all_or_nothing`` refuse a file with a single bad row without having touched the database.
+
+``occurred_at`` is ISO 8601 (``2026-10-18T16:05:12+02:00``) or the ``date_format`` given (strptime, e.g.
+``%d/%m/%Y %H:%M`` for European systems); a time without an offset is read in survey.default_timezone.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 
@@ -45,6 +50,23 @@ class RowError:
         return f"line {self.line}: {self.message}"
 
 
+# Marks a row whose date does not match --date-format (a clearer message than the model's).
+_BAD_DATE = "\0bad_date"
+
+# The import's outcome names, as the result line says them.
+OUTCOME_WORDS = {
+    "scheduled": "invitation scheduled",
+    "customer_not_linked": "customer not linked yet (the invitation goes out when they link)",
+    "no_consent": "no consent yet",
+    "opted_out": "customer opted out",
+    "unreachable": "customer blocked the bot",
+    "erased": "customer erased",
+    "too_late": "too late for a survey",
+    "frequency_cap": "asked recently (frequency cap)",
+    "other": "no survey",
+}
+
+
 @dataclass(slots=True)
 class ImportReport:
     kind: ImportKind
@@ -59,6 +81,35 @@ class ImportReport:
     @property
     def valid(self) -> int:
         return self.rows - len(self.errors)
+
+    def result_line(self, timezone: str | None = None) -> str:
+        """One unambiguous line: what was imported, what waits without an invitation and why, what was
+        refused and why, e.g. ``events: 6 rows: 2 imported and scheduled, 2 imported and waiting: customer
+        not linked yet (the invitation goes out when they link), 2 refused: duplicate event id …``."""
+        if self.kind == "customers":
+            parts = [
+                f"{self.outcomes['created']} imported as new customers",
+                f"{self.outcomes['updated']} updated",
+            ]
+        else:
+            parts = (
+                [f"{self.outcomes['scheduled']} imported and scheduled"] if self.outcomes["scheduled"] else []
+            )
+            for name, count in sorted(self.outcomes.items()):
+                if name not in ("scheduled", "duplicate") and count:
+                    parts.append(f"{count} imported and waiting: {OUTCOME_WORDS.get(name, name)}")
+            if self.outcomes["duplicate"]:
+                parts.append(
+                    f"{self.outcomes['duplicate']} refused: duplicate event id (sent before; nothing changed)"
+                )
+        bad = len(self.errors)
+        parts.append(
+            f"{bad} refused: bad row{'' if bad == 1 else 's'} (listed above)" if bad else "no bad rows"
+        )
+        line = f"{self.kind}: {self.rows} rows: " + ", ".join(parts) + "."
+        if timezone and self.kind == "events":
+            line += f" Times without an offset were read in {timezone}."
+        return line
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +177,31 @@ def _customer(values: dict[str, str]) -> dict[str, Any]:
     return data
 
 
-def _event(values: dict[str, str]) -> dict[str, Any]:
+def read_time(value: str, timezone: str, date_format: str | None = None) -> str:
+    """*value* as ISO 8601 with an offset: parsed with *date_format* (or as ISO), a naive time placed in
+    *timezone*. Unreadable text comes back unchanged for the model to refuse with the column's name."""
+    try:
+        moment = datetime.strptime(value, date_format) if date_format else datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.isoformat()
+
+
+def _event(values: dict[str, str], timezone: str = "UTC", date_format: str | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         column: values.get(column, "").strip() for column in EVENT_REQUIRED if values.get(column, "").strip()
     }
+    if "occurred_at" in data:
+        parsed = read_time(data["occurred_at"], timezone, date_format)
+        if parsed == data["occurred_at"] and date_format:
+            example = datetime(2026, 10, 18, 16, 5, 12).strftime(date_format)
+            data[_BAD_DATE] = (
+                f"occurred_at: {parsed[:40]!r} does not match --date-format {date_format} (e.g. {example})"
+            )
+        else:
+            data["occurred_at"] = parsed
     attributes: dict[str, Any] = {}
     raw = values.get("attributes", "").strip()
     if raw:
@@ -152,16 +224,21 @@ def _check(
 ) -> tuple[BaseModel | None, str | None]:
     if "\0too_many" in row.values:
         return None, "more cells than the header has columns (a stray delimiter?)"
+    data = build(row.values)
+    if _BAD_DATE in data:
+        return None, str(data[_BAD_DATE])
     try:
-        return model.model_validate(build(row.values)), None
+        return model.model_validate(data), None
     except ValidationError as exc:
         return None, "; ".join(f"{error.path}: {error.message}" for error in field_errors(exc))
 
 
-def check_file(path: Path, kind: ImportKind, settings: Settings) -> ImportReport:
+def check_file(
+    path: Path, kind: ImportKind, settings: Settings, *, date_format: str | None = None
+) -> ImportReport:
     """The first pass: every row checked, nothing written."""
     report = ImportReport(kind=kind)
-    model, build, required = _shape(kind)
+    model, build, required = _shape(kind, settings, date_format)
     seen: dict[str, int] = {}
     for row in _open_rows(path, required):
         report.rows += 1
@@ -174,11 +251,12 @@ def check_file(path: Path, kind: ImportKind, settings: Settings) -> ImportReport
 
 
 def _shape(
-    kind: ImportKind,
+    kind: ImportKind, settings: Settings, date_format: str | None
 ) -> tuple[type[BaseModel], Callable[[dict[str, str]], dict[str, Any]], tuple[str, ...]]:
     if kind == "customers":
         return CustomerIn, _customer, CUSTOMER_REQUIRED
-    return EventIn, _event, EVENT_REQUIRED
+    build = partial(_event, timezone=settings.survey.default_timezone, date_format=date_format)
+    return EventIn, build, EVENT_REQUIRED
 
 
 def _semantic_problem(parsed: BaseModel, settings: Settings, seen: dict[str, int], line: int) -> str | None:
@@ -204,17 +282,18 @@ async def import_file(
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
     checked: ImportReport | None = None,
+    date_format: str | None = None,
 ) -> ImportReport:
     """Check every row, then import the good ones (none with *all_or_nothing* if any row is bad).
 
     *progress* is called with the number of rows just processed during the import pass; *checked* is the
     first pass's report when the caller already ran :func:`check_file` (to size a progress bar).
     """
-    report = checked if checked is not None else check_file(path, kind, settings)
+    report = checked if checked is not None else check_file(path, kind, settings, date_format=date_format)
     if dry_run or (all_or_nothing and report.errors):
         return report
     bad_lines = {error.line for error in report.errors}
-    model, build, required = _shape(kind)
+    model, build, required = _shape(kind, settings, date_format)
     report.written = True
     events: list[tuple[int, EventIn]] = []
     people: list[CustomerIn] = []
@@ -233,8 +312,9 @@ async def import_file(
                 if result.outcome == "rejected":
                     report.errors.append(RowError(line, result.message or "rejected"))
                 else:
-                    report.imported += 1
-                report.outcomes[result.reason or result.outcome] += 1
+                    if result.reason != "duplicate":
+                        report.imported += 1
+                    report.outcomes[result.reason or result.outcome] += 1
         if progress:
             progress(len(people) + len(events))
         people.clear()

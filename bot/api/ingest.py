@@ -31,7 +31,10 @@ REASON_MESSAGES: dict[EventReason, str] = {
     "unknown_touchpoint": "no touchpoint with this key is configured",
     "inactive_touchpoint": "this touchpoint was removed from the configuration",
     "unknown_customer": "the customer does not exist",
-    "customer_not_linked": "the customer has not opened the bot through their link yet; the event is kept",
+    "customer_not_linked": (
+        "the customer has not opened the bot through their link yet; the event is kept and its invitation "
+        "goes out when they link, if that is before the survey would expire"
+    ),
     "no_consent": "the customer has not agreed to surveys yet; the event is kept",
     "opted_out": "the customer opted out of surveys",
     "unreachable": "the customer blocked the bot",
@@ -59,8 +62,7 @@ _SCHEDULING_REASONS: dict[str, EventReason] = {
 
 async def upsert_customer(db: Database, data: CustomerIn) -> tuple[Customer, bool]:
     """Create or update a customer by external id; returns it and whether this call created it."""
-    existing = await customer_repo.get_by_external_id(db, data.external_id)
-    customer = await customer_repo.upsert_customer(
+    return await customer_repo.upsert_customer_created(
         db,
         data.external_id,
         display_name=data.name,
@@ -68,7 +70,6 @@ async def upsert_customer(db: Database, data: CustomerIn) -> tuple[Customer, boo
         timezone=data.timezone,
         tier=data.tier,
     )
-    return customer, existing is None
 
 
 async def sync_configured_touchpoints(db: Database, settings: Settings) -> None:
@@ -336,15 +337,22 @@ def customer_link(
     bot_username: str | None,
     now: datetime,
     event_id: int | None = None,
+    generation: int = 0,
 ) -> CustomerLink:
-    """The signed t.me link that attaches a Telegram chat to *customer*, with its QR code."""
+    """The signed t.me link that attaches a Telegram chat to *customer*, with its QR code; *generation* is
+    the customer's current link generation (storage.customers.link_generation)."""
     if not bot_username:
         raise LinkUnavailableError(
             "the bot's username is not known yet (the bot has not connected to Telegram)"
         )
     try:
         payload = make_start_payload(
-            settings.links.signing_key, customer.id, event_id=event_id, ttl=settings.links.ttl, now=now
+            settings.links.signing_key,
+            customer.id,
+            event_id=event_id,
+            ttl=settings.links.ttl,
+            now=now,
+            generation=generation,
         )
         target = verify_start_payload(settings.links.signing_key, payload, now=now)
     except LinkError as exc:

@@ -6,6 +6,7 @@ reasons with the same wording.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -69,8 +70,9 @@ class CustomerIn(_Model):
         json_schema_extra={"enum": [*SUPPORTED_LANGUAGES, None]},
     )
     timezone: str | None = Field(default=None, description="IANA time zone, e.g. Europe/Madrid.")
-    tier: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,31}$")] | None = Field(
-        default=None, description="Customer segment, e.g. standard, gold."
+    # Upper case is accepted (and stored lower case), so the pattern says so too.
+    tier: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")] | None = Field(
+        default=None, description="Customer segment, e.g. standard, gold (stored in lower case)."
     )
 
     @field_validator("external_id")
@@ -110,6 +112,14 @@ class EventIn(_Model):
         description="Order id, store, agent, amount ... (flat JSON: text, numbers, booleans).",
     )
 
+    @field_validator("occurred_at", mode="before")
+    @classmethod
+    def _text_only(cls, value: Any) -> Any:
+        # JSON has no dates: only ISO 8601 text is one (pydantic would read a bare number as Unix time).
+        if not isinstance(value, str | datetime):
+            raise ValueError("must be an ISO 8601 date-time text with an offset")
+        return value
+
     @field_validator("occurred_at")
     @classmethod
     def _not_in_future(cls, value: datetime) -> datetime:
@@ -127,6 +137,9 @@ class EventIn(_Model):
                 raise ValueError(f"attribute name {name[:70]!r} must have 1 to 64 characters")
             if item is not None and not isinstance(item, str | int | float | bool):
                 raise ValueError(f"{name!r} must be text, a number, true/false or null (no lists or objects)")
+            if isinstance(item, float) and not math.isfinite(item):
+                # NaN/Infinity are not JSON: stored, they break json_extract and /mydata later.
+                raise ValueError(f"{name!r} must be a finite number (not NaN or Infinity)")
             if isinstance(item, str) and len(item) > MAX_ATTRIBUTE_CHARS:
                 raise ValueError(f"{name!r} is longer than {MAX_ATTRIBUTE_CHARS} characters")
         return value

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import uvicorn
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -85,6 +86,25 @@ async def _on_api_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+_HTTP_ERRORS = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (no such path, wrong method) in the documented JSON error shape."""
+    assert isinstance(exc, HTTPException)
+    error = _HTTP_ERRORS.get(exc.status_code, "bad_request" if exc.status_code < 500 else "internal")
+    if exc.status_code == 404:
+        message = f"no endpoint at {request.url.path}; see /openapi.json"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    response = _json(ErrorResponse(error=error, message=message), exc.status_code)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
 async def _on_crash(request: Request, exc: Exception) -> Response:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     body = ErrorResponse(
@@ -112,14 +132,55 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(received)
 
 
+MAX_JSON_DEPTH = 32
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); stored, they break json_extract and /mydata later.
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _depth(value: Any) -> int:
+    """How deeply *value* nests lists and objects (iterative: a hostile document can't overflow the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > MAX_JSON_DEPTH:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def parse_json(body: bytes) -> Any:
+    """The document in *body*, or ApiError 400 bad_json for anything that is not plain JSON we can store:
+    invalid syntax, NaN/Infinity, integers over 4,300 digits, nesting deeper than MAX_JSON_DEPTH."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "bad_json", "the request body is not UTF-8 text") from None
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "bad_json", f"the request body is not valid JSON: {exc}") from None
+    except ValueError as exc:  # NaN/Infinity, or an integer longer than Python converts (4,300 digits)
+        raise ApiError(400, "bad_json", f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(
+            400, "bad_json", f"the request body nests deeper than {MAX_JSON_DEPTH} levels"
+        ) from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise ApiError(400, "bad_json", f"the request body nests deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
 async def read_json(request: Request, limit: int) -> Any:
     body = await read_body(request, limit)
     if not body.strip():
         raise ApiError(422, "invalid", "the request body is empty; send a JSON object")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "bad_json", f"the request body is not valid JSON: {exc}") from None
+    return parse_json(body)
 
 
 def _validate(model: type[_M], data: Any) -> _M:
@@ -229,10 +290,20 @@ def create_app(
         return _json(EventsResponse(results=results, counts=_counts(results)))
 
     async def get_link(request: Request) -> Response:
+        """GET: the customer's current link; POST: a fresh one that revokes every earlier link (the explicit
+        act that moves a linked customer to a new Telegram account)."""
         keys.check(request)
         external_id = request.path_params["external_id"]
+        wanted = request.query_params.get("format", "json")
+        if wanted not in ("json", "png"):
+            raise ApiError(
+                422,
+                "invalid",
+                "the request has invalid fields",
+                [FieldError(path="query.format", message="must be json or png", type="enum")],
+            )
         customer = await customer_repo.get_by_external_id(db, external_id)
-        if customer is None:
+        if customer is None or customer.erased_at is not None:
             raise ApiError(404, "not_found", f"no customer with external id {external_id!r}")
         username = bot_username() if bot_username is not None else None
         event_id: int | None = None
@@ -245,13 +316,24 @@ def create_app(
                     404, "not_found", f"customer {external_id!r} has no event {event_external_id!r}"
                 )
             event_id = event.id
+        if request.method == "POST":
+            if not username:
+                raise ApiError(503, "link_unavailable", "the bot's username is not known yet")
+            generation = await customer_repo.reissue_link(db, customer.id, actor="api")
+        else:
+            generation = await customer_repo.link_generation(db, customer.id)
         try:
             link = ingest.customer_link(
-                settings, customer, bot_username=username, now=clock(), event_id=event_id
+                settings,
+                customer,
+                bot_username=username,
+                now=clock(),
+                event_id=event_id,
+                generation=generation,
             )
         except ingest.LinkUnavailableError as exc:
             raise ApiError(503, "link_unavailable", str(exc)) from None
-        if request.query_params.get("format") == "png":
+        if wanted == "png":
             return Response(
                 link.qr_png,
                 media_type="image/png",
@@ -279,10 +361,14 @@ def create_app(
         Route("/docs", docs, methods=["GET"]),
         Route("/v1/customers", post_customer, methods=["POST"]),
         Route("/v1/events", post_events, methods=["POST"]),
-        Route("/v1/customers/{external_id:str}/link", get_link, methods=["GET"]),
+        # external ids may contain "/" (the model allows it), so the id is matched as a path.
+        Route("/v1/customers/{external_id:path}/link", get_link, methods=["GET", "POST"]),
     ]
     routes.extend(extra_routes)
-    return Starlette(routes=routes, exception_handlers={ApiError: _on_api_error, Exception: _on_crash})
+    return Starlette(
+        routes=routes,
+        exception_handlers={ApiError: _on_api_error, HTTPException: _on_http_error, Exception: _on_crash},
+    )
 
 
 # --- OpenAPI -------------------------------------------------------------------------------------------
@@ -323,11 +409,55 @@ def openapi_schema(settings: Settings) -> dict[str, Any]:
         return result
 
     errors = {
+        "400": answer("The body is not plain JSON (error bad_json)", "ErrorResponse"),
         "401": answer("Missing or wrong API key", "ErrorResponse"),
         "413": answer(f"Body larger than {settings.server.max_body_bytes} bytes", "ErrorResponse"),
         "422": answer("Invalid fields, each with its path", "ErrorResponse"),
     }
     secured: list[dict[str, list[str]]] = [{"bearer": []}]
+
+    def link_operation(summary: str) -> dict[str, Any]:
+        return {
+            "summary": summary,
+            "security": secured,
+            "parameters": [
+                {
+                    "name": "external_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                    "description": "the customer's external id (may contain '/')",
+                },
+                {
+                    "name": "event",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "an event's external id: the link then starts its survey at once",
+                },
+                {
+                    "name": "format",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["json", "png"]},
+                    "description": "png returns the QR code image itself",
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The link (JSON) or the QR code (PNG)",
+                    "content": {
+                        "application/json": {"schema": ref("LinkOut")},
+                        "image/png": {"schema": {"type": "string", "format": "binary"}},
+                    },
+                },
+                "401": errors["401"],
+                "404": answer("Unknown customer or event", "ErrorResponse"),
+                "422": answer("Invalid query parameter", "ErrorResponse"),
+                "503": answer("Links are not configured", "ErrorResponse"),
+            },
+        }
+
     return {
         "openapi": "3.1.0",
         "info": {
@@ -361,39 +491,11 @@ def openapi_schema(settings: Settings) -> dict[str, Any]:
                 }
             },
             "/v1/customers/{external_id}/link": {
-                "get": {
-                    "summary": "The customer's signed deep link and its QR code",
-                    "security": secured,
-                    "parameters": [
-                        {"name": "external_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                        {
-                            "name": "event",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "string"},
-                            "description": "an event's external id: the link then starts its survey at once",
-                        },
-                        {
-                            "name": "format",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "string", "enum": ["json", "png"]},
-                            "description": "png returns the QR code image itself",
-                        },
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "The link (JSON) or the QR code (PNG)",
-                            "content": {
-                                "application/json": {"schema": ref("LinkOut")},
-                                "image/png": {"schema": {"type": "string", "format": "binary"}},
-                            },
-                        },
-                        "401": errors["401"],
-                        "404": answer("Unknown customer", "ErrorResponse"),
-                        "503": answer("Links are not configured", "ErrorResponse"),
-                    },
-                }
+                "get": link_operation("The customer's signed deep link and its QR code"),
+                "post": link_operation(
+                    "Issue a fresh deep link that revokes every earlier one (moves the customer to the "
+                    "Telegram account that opens it)"
+                ),
             },
             "/healthz": {
                 "get": {

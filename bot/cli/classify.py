@@ -1,7 +1,9 @@
 """`momento classify`: sentiment and emotion for every row of a CSV or JSONL file, with the configured model.
 
 Rows whose text cannot be read (empty, too long, not text) are written back marked `unanalysed` with the
-reason, so the output always has one row per input row and nothing is silently dropped.
+reason, so the output always has one row per input row and nothing is silently dropped. Each text's language
+is detected (lingua, restricted to the bot's languages) into a `detected_language` column. A CSV output opens
+right in Excel: UTF-8 with a BOM, and cells that a spreadsheet would run as formulas are neutralised.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ CHUNK = 256
 RESULT_COLUMNS = (
     "status",
     "reason",
+    "detected_language",
     "sentiment",
     *(f"sentiment_{label}" for label in SENTIMENTS),
     "emotion",
@@ -36,7 +40,23 @@ class _Row:
     text: str | None = None
     language: str | None = None
     reason: str | None = None
+    detected: str | None = None
     result: dict[str, Any] = field(default_factory=dict)
+
+
+def detect_languages(texts: list[str]) -> list[str | None]:
+    """ISO 639-1 code of each text among the supported languages (None when lingua cannot tell).
+
+    One small function so another detector (e.g. a shared sentiment.detect) can replace it in one place.
+    """
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    from bot.config import SUPPORTED_LANGUAGES
+
+    codes = [IsoCode639_1.from_str(code) for code in SUPPORTED_LANGUAGES]
+    detector = LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+    found = detector.detect_languages_in_parallel_of(texts)
+    return [language.iso_code_639_1.name.lower() if language else None for language in found]
 
 
 def _format(path: Path) -> str:
@@ -98,10 +118,14 @@ def _chunks(rows: list[_Row]) -> Iterator[list[_Row]]:
 
 
 def classify_rows(model: SyncModel, rows: list[_Row], progress: Any = None) -> None:
-    """Fill each readable row's result; a model failure marks that chunk unanalysed and goes on."""
+    """Fill each readable row's detected language and result; a model failure marks that chunk unanalysed
+    and goes on. The detected language is the model's hint where the file gives none."""
     for chunk in _chunks(rows):
         todo = [row for row in chunk if row.text is not None]
         if todo:
+            for row, detected in zip(todo, detect_languages([str(r.text) for r in todo]), strict=True):
+                row.detected = detected
+                row.language = row.language or detected
             try:
                 analyses = model.predict([str(r.text) for r in todo], [r.language for r in todo])
             except Exception as exc:
@@ -126,18 +150,18 @@ def _output_record(row: _Row) -> dict[str, Any]:
         "status": "unanalysed" if row.reason or not row.result else "analysed",
         "reason": row.reason or "",
     }
-    return {**row.data, **status, **row.result}
+    return {**row.data, **status, "detected_language": row.detected or "", **row.result}
 
 
 def _write(path: Path, header: list[str], rows: list[_Row]) -> None:
     if _format(path) == "jsonl":
-        with path.open("w", encoding="utf-8") as handle:
+        with path.open("x", encoding="utf-8") as handle:
             for row in rows:
                 handle.write(json.dumps(_output_record(row), ensure_ascii=False, default=str) + "\n")
         return
     columns = list(header) or list(dict.fromkeys(key for row in rows for key in row.data))
     columns += [column for column in RESULT_COLUMNS if column not in columns]
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    with path.open("x", encoding="utf-8-sig", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for row in rows:
@@ -146,7 +170,20 @@ def _write(path: Path, header: list[str], rows: list[_Row]) -> None:
 
 
 def _cell(value: Any) -> Any:
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else value
+    """A CSV cell: lists and objects as JSON, text that could run as a formula neutralised."""
+    from bot.reports.exports import neutralise
+
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False)
+    return neutralise(value) if isinstance(value, str) else value
+
+
+def default_output(input_path: Path, now: datetime) -> Path:
+    """``<input>-classified-<time to the second>.<same format>`` beside the input, never an existing file."""
+    from bot.reports.exports import free_path
+
+    stamp = now.strftime("%Y%m%d-%H%M%S")
+    return free_path(input_path.with_name(f"{input_path.stem}-classified-{stamp}{input_path.suffix.lower()}"))
 
 
 @click.command("classify")
@@ -156,7 +193,12 @@ def _cell(value: Any) -> Any:
 )
 @click.option("--lang-column", default=None, help="Column with a language code (en, es); guessed if absent.")
 @click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), required=True, help=".csv or .jsonl"
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=".csv or .jsonl (default: INPUT-classified-<time>.<same format>, beside INPUT; never an existing "
+    "file).",
 )
 @click.option("--max-chars", default=4000, show_default=True, help="Longer texts are left unanalysed.")
 @click.pass_obj
@@ -165,13 +207,16 @@ def classify_command(
     input_path: Path,
     text_column: str,
     lang_column: str | None,
-    output: Path,
+    output: Path | None,
     max_chars: int,
 ) -> None:
-    """Add sentiment, emotion and their scores to every row of INPUT (csv or jsonl)."""
+    """Add the detected language, sentiment, emotion and their scores to every row of INPUT (csv or jsonl)."""
     from sentiment import load_model
 
+    output = output or default_output(input_path, datetime.now(UTC))
     _format(output)
+    if output.exists():
+        raise click.ClickException(f"{output} exists: choose another --output")
     header, rows = _read(input_path)
     if _format(input_path) == "csv" and rows and text_column not in header:
         raise click.UsageError(
@@ -185,7 +230,10 @@ def classify_command(
     with click.progressbar(length=len(rows), label=f"Classifying {len(rows):,} rows", file=None) as bar:
         classify_rows(model, rows, bar)
     output.parent.mkdir(parents=True, exist_ok=True)
-    _write(output, header, rows)
+    try:
+        _write(output, header, rows)
+    except FileExistsError as exc:
+        raise click.ClickException(f"{output} exists: choose another --output") from exc
     skipped = sum(1 for row in rows if row.reason)
     click.echo(f"Wrote {len(rows):,} rows to {output} ({skipped:,} unanalysed).", err=True)
 

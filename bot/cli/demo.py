@@ -90,10 +90,14 @@ def demo_command(customers: int, out_dir: Path, days: int, seed: int) -> None:
 def chat_command(language: str, touchpoint: str, db_path: Path | None) -> None:
     """Be the customer: answer Momento's survey in the terminal, through the production engine."""
     from bot.demo import demo_settings
-    from bot.demo.chat import chat
+    from bot.demo.chat import chat, check_touchpoint
     from sentiment import open_classifier
 
     _offline()
+    try:
+        check_touchpoint(demo_settings(Path("chat.db")), touchpoint)  # before the model loads (seconds)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--touchpoint") from exc
 
     async def read_line(prompt: str) -> str | None:
         try:

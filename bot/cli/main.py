@@ -6,6 +6,7 @@ import asyncio
 import json
 import shutil
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -55,11 +56,12 @@ def _accept_location_options(cmd: click.Command) -> None:
 @click.group(cls=MomentoGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config", type=LOCATION, default=None, help=CONFIG_HELP)
 @click.option("--secrets", "secrets", type=LOCATION, default=None, help=SECRETS_HELP)
+@click.option("--debug", is_flag=True, help="On a failure, also print the traceback (secrets redacted).")
 @click.version_option(package_name="momento-feedback")
 @click.pass_context
-def main(ctx: click.Context, config: str | None, secrets: str | None) -> None:
+def main(ctx: click.Context, config: str | None, secrets: str | None, debug: bool) -> None:
     """Momento: listen to customers at their moments of truth, on Telegram."""
-    ctx.obj = CliState(config, secrets)
+    ctx.obj = CliState(config, secrets, debug)
 
 
 @main.command()
@@ -74,23 +76,28 @@ def run(state: CliState, webhook: bool) -> None:
         settings.require_token()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    from telegram.error import InvalidToken
-
-    runner.configure_logging(settings)
+    redaction = runner.configure_logging(settings)
     try:
         if webhook or settings.telegram.mode == "webhook":
-            run_webhook = getattr(runner, "run_webhook", None)
-            if run_webhook is None:
-                raise click.ClickException("webhook mode is not available in this build")
-            run_webhook(settings)
+            runner.run_webhook(settings)
         else:
             runner.run_polling(settings)
-    except InvalidToken:
-        # PTB's own message quotes the token; never print it.
-        raise click.ClickException(
-            f"telegram.token was refused by the Bot API at {settings.telegram.base_url} "
-            "(check MOMENTO_TELEGRAM__TOKEN)"
-        ) from None
+    except (click.ClickException, click.exceptions.Exit, click.Abort):
+        raise
+    except KeyboardInterrupt:
+        raise click.Abort() from None
+    except Exception as exc:
+        # One line naming the cause and what to do; the traceback only with --debug, secrets redacted.
+        if state.debug:
+            click.echo(redaction.redact("".join(traceback.format_exception(exc))), err=True)
+        line = runner.explain_startup_failure(exc, settings)
+        if line is None:
+            line = (
+                f"momento run stopped: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            )
+            if not state.debug:
+                line += " (run `momento --debug run` for the traceback)"
+        raise click.ClickException(redaction.redact(line)) from None
 
 
 @main.command()
@@ -155,6 +162,9 @@ def _register_feature_commands() -> None:
     from bot.cli.classify import classify_command  # sentiment: classify a CSV/JSONL file
 
     main.add_command(classify_command)
+    from bot.cli.purge import purge_command  # privacy: the data-retention policy
+
+    main.add_command(purge_command)
 
 
 _register_feature_commands()

@@ -3,12 +3,19 @@
 Each turn reads the survey row, stores the answers (idempotent per Telegram message), classifies them,
 decides the next step and writes step + state back with a compare-and-set, all under a per-customer lock so
 two quick messages from one person never race. Nothing here imports telegram.
+
+Every reply the customer is owed is written to the outbox in the same transaction as the survey's new step
+(``bot.conversation.replies``) and sent from there, so a crash, a 429 or a 5xx never leaves a customer
+waiting; a replayed update finds what it stored and re-sends only what Telegram has not confirmed. The
+rating decides the tone (see the README, "What customers see"); alert posts to the team go through their own
+task and never hold up the customer's reply.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,9 +23,10 @@ from typing import Any
 
 from bot import script
 from bot.accounts.service import Accounts
-from bot.config import Settings
+from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.conversation.analysis import analyse_answers
-from bot.conversation.understanding import mentions_expectation, read_message, read_yes_no
+from bot.conversation.replies import Replies
+from bot.conversation.understanding import read_message, read_yes_no
 from bot.messaging import (
     IncomingPress,
     IncomingText,
@@ -34,7 +42,9 @@ from bot.outreach.scheduling import DEFAULT_EXPIRY
 from bot.recovery.alerts import NEGATIVE_EMOTIONS, Recovery, severity_of
 from bot.script import phrase
 from sentiment import Analysis, Classifier
+from sentiment.detect import detect_language
 from storage import answers as answer_repo
+from storage import customers as customer_repo
 from storage import surveys as survey_repo
 from storage import touchpoints as touchpoint_repo
 from storage.db import Database, utcnow
@@ -47,25 +57,61 @@ TEXT_STEPS = ("expectation", "experience", "improvement")
 OPEN: tuple[SurveyStatus, ...] = ("invited", "in_progress")
 
 
+# A message that is only a number (or a number "out of" something): at the rating question one outside 1-5
+# ("10", "3.5", "0") is a rating to ask for again, never a comment.
+_NUMBERISH = re.compile(r"^\s*[-+]?\d+(?:[.,]\d+)?\s*(?:/\s*\d+|(?:out\s+of|de|of)\s+\d+)?\s*[.!]*\s*$", re.I)
+# Words that carry no answer at the invitation: they accept, nothing is filed.
+_EMPTY_OPENING = re.compile(
+    r"^\W*(?:hi|hello|hey|hiya|hola|buenas|buenos\s+d[ií]as|buenas\s+tardes|ok|okay|vale|what|qu[eé]|"
+    r"sure|yes|yeah|s[ií]|claro)?\W*$",
+    re.I,
+)
+
+Tone = str  # "negative" | "mixed" | "positive"
+
+
+def tone_of(state: dict[str, Any]) -> Tone:
+    """The rating decides the tone: 1-2 negative (apology, what could be better, a call back); 3, or 4-5 with
+    clearly unhappy words, mixed (a neutral "anything we could do better?"); 4-5 otherwise positive. Without
+    a rating (skipped) the words decide between negative and positive."""
+    rating = state.get("rating")
+    unhappy = (
+        state.get("experience_sentiment") == "negative"
+        or state.get("experience_emotion") in NEGATIVE_EMOTIONS
+    )
+    if isinstance(rating, int):
+        if rating <= 2:
+            return "negative"
+        if rating == 3 or unhappy:
+            return "mixed"
+        return "positive"
+    return "negative" if unhappy else "positive"
+
+
+def _tone(state: dict[str, Any]) -> Tone | None:
+    tone = state.get("tone")
+    if isinstance(tone, str):
+        return tone
+    if "negative" in state:  # a survey begun before the tone rule: negative or not
+        return "negative" if state["negative"] else "positive"
+    return None
+
+
 def next_step(state: dict[str, Any]) -> str:
     """The first thing the survey does not have yet; keys present with None were skipped."""
     for question in CORE:
         if question not in state:
             return question
-    if state.get("negative"):
-        for question in ("improvement", "callback"):
-            if question not in state:
-                return question
+    tone = _tone(state)
+    follow_up = {"negative": ("improvement", "callback"), "mixed": ("improvement",)}.get(tone or "", ())
+    for question in follow_up:
+        if question not in state:
+            return question
     return "done"
 
 
 def is_negative(state: dict[str, Any]) -> bool:
-    rating = state.get("rating")
-    return (
-        (isinstance(rating, int) and rating <= 2)
-        or state.get("experience_sentiment") == "negative"
-        or state.get("experience_emotion") in NEGATIVE_EMOTIONS
-    )
+    return tone_of(state) == "negative"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +135,7 @@ class SurveyEngine:
         accounts: Accounts | None = None,
         recovery: Recovery | None = None,
         invitations: Invitations | None = None,
+        replies: Replies | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -98,6 +145,7 @@ class SurveyEngine:
         self.accounts = accounts or Accounts(db, settings)
         self.recovery = recovery or Recovery(db, settings, messenger, clock)
         self.invitations = invitations or Invitations(db, settings, messenger)
+        self.replies = replies or Replies(db, messenger)
         self._locks: dict[int, asyncio.Lock] = {}
 
     # -- customers ---------------------------------------------------------------------------------------
@@ -110,57 +158,139 @@ class SurveyEngine:
             lock = self._locks[user_id] = asyncio.Lock()
         return lock
 
-    async def _send(self, message: OutgoingMessage) -> int | None:
+    async def _send(self, key: str, message: OutgoingMessage, survey_id: int | None = None) -> int | None:
+        """Owe *message* under *key* and deliver it now; what Telegram does not take, the clock sends."""
         try:
-            return await self.messenger.send(message)
+            return await self.replies.send(key, message, survey_id=survey_id)
         except Exception as exc:
             # The answer is stored already; a lost reply must not turn into a lost answer.
-            log.warning("reply to chat %s not sent: %s", message.chat_id, exc)
+            log.warning("reply to chat %s not recorded: %s", message.chat_id, exc)
             return None
+
+    async def _language(
+        self, customer: Customer, sender: Sender | None, survey: Survey | None, text: str | None
+    ) -> tuple[str, str | None]:
+        """(the language to answer in, the language *text* is written in if it says). A /language choice
+        wins; else the language the customer writes; else the survey's; else Telegram's."""
+        written = detect_language(text, SUPPORTED_LANGUAGES) if text else None
+        if await customer_repo.language_chosen(self.db, customer.id):
+            return self.accounts.language_of(customer, sender), written
+        if written is not None:
+            return written, written
+        if survey is not None and survey.language:
+            return survey.language, None
+        return self.accounts.language_of(customer, sender), None
 
     # -- incoming text --------------------------------------------------------------------------------------
 
     async def on_text(self, message: IncomingText) -> None:
         async with self._lock(message.sender.user_id):
             customer = await self.accounts.customer_for(message.sender)
+            chat = message.sender.chat_id
+            await self.replies.deliver_chat(chat)  # anything still owed goes first, in order
             limit = self.settings.survey.max_answer_chars
             text, truncated = message.text, len(message.text) > limit
             if truncated:
                 text = text[:limit]
-            language = self.accounts.language_of(customer, message.sender)
-            if await answer_repo.message_seen(self.db, message.sender.chat_id, message.message_id):
-                return  # the same update again (redelivered after a restart): already answered
+            seen = await answer_repo.answers_for_message(self.db, chat, message.message_id)
             survey = await survey_repo.active_survey_for_customer(self.db, customer.id)
+            if seen:
+                # The same update again (replayed after a crash): finish what it began, send nothing twice.
+                await self._resume(survey, customer, seen, message.at)
+                return
+            language, written = await self._language(customer, message.sender, survey, text)
             if truncated:
                 await self._send(
-                    OutgoingMessage(message.sender.chat_id, phrase("too_long", language, limit=limit))
+                    f"m{chat}:{message.message_id}:too_long",
+                    OutgoingMessage(chat, phrase("too_long", language, limit=limit)),
                 )
             if survey is None:
-                await self._unsolicited(customer, message, text, truncated, language)
+                survey = await survey_repo.reopen_postponed(self.db, customer.id, now=message.at)
+                if survey is not None:
+                    await self._offer_again(survey, customer, message, text, language)
+                    return
+                await self._unsolicited(customer, message, text, truncated, language, written)
                 return
-            await self._answer(survey, customer, message, text, truncated)
+            await self._answer(survey, customer, message, text, truncated, language, written)
+
+    async def _resume(
+        self, survey: Survey | None, customer: Customer, seen: list[Answer], at: datetime
+    ) -> None:
+        """A replayed message whose answers are stored: if the survey never took them in (the process died
+        between the two writes), take them in and owe the next question now."""
+        if survey is None or any(answer.survey_id != survey.id for answer in seen):
+            return
+        state = dict(survey.state)
+        missing = [a for a in seen if a.question in (*CORE, "improvement") and a.question not in state]
+        if not missing:
+            return
+        for answer in missing:
+            state[answer.question] = answer.rating if answer.question == "rating" else answer.id
+        language = survey.language or self.accounts.language_of(customer)
+        await self._advance(survey, customer, state, missing, language, at)
 
     async def _unsolicited(
-        self, customer: Customer, message: IncomingText, text: str, truncated: bool, language: str
+        self,
+        customer: Customer,
+        message: IncomingText,
+        text: str,
+        truncated: bool,
+        language: str,
+        written: str | None,
     ) -> None:
-        answer, created = await answer_repo.record_answer(
-            self.db,
-            survey_id=None,
-            customer_id=customer.id,
-            touchpoint_id=None,
-            question="unsolicited",
-            text=text,
-            rating=None,
-            language=language,
-            truncated=truncated,
-            chat_id=message.sender.chat_id,
-            message_id=message.message_id,
-            received_at=message.at,
-        )
+        chat = message.sender.chat_id
+        async with self.db.transaction():
+            answer, created = await answer_repo.record_answer(
+                self.db,
+                survey_id=None,
+                customer_id=customer.id,
+                touchpoint_id=None,
+                question="unsolicited",
+                text=text,
+                rating=None,
+                language=written or language,
+                truncated=truncated,
+                chat_id=chat,
+                message_id=message.message_id,
+                received_at=message.at,
+            )
+            if created:
+                await self.replies.owe(
+                    f"m{chat}:{message.message_id}:thanks",
+                    OutgoingMessage(chat, phrase("unsolicited_thanks", language)),
+                )
         if not created:
             return
-        await self._send(OutgoingMessage(message.sender.chat_id, phrase("unsolicited_thanks", language)))
+        await self.replies.deliver_chat(chat)
         await analyse_answers(self.db, self.classifier, [answer])
+
+    async def _offer_again(
+        self, survey: Survey, customer: Customer, message: IncomingText, text: str, language: str
+    ) -> None:
+        """After "Not now" the customer was told "just write to me": they wrote, so the survey is offered
+        again (anything they said with it is kept as a comment)."""
+        chat = message.sender.chat_id
+        if not _EMPTY_OPENING.match(text):
+            await answer_repo.record_answer(
+                self.db,
+                survey_id=survey.id,
+                customer_id=customer.id,
+                touchpoint_id=survey.touchpoint_id,
+                question="comment",
+                text=text,
+                rating=None,
+                language=language,
+                chat_id=chat,
+                message_id=message.message_id,
+                received_at=message.at,
+            )
+        key = await touchpoint_repo.touchpoint_key(self.db, survey.touchpoint_id)
+        offer = script.invitation(self.settings, survey, customer, key, language)
+        await self._send(
+            f"m{chat}:{message.message_id}:offer",
+            OutgoingMessage(chat, f"{phrase('offer_again', language)}\n\n{offer.text}", offer.buttons),
+            survey.id,
+        )
 
     def _pieces(self, step: str, state: dict[str, Any], text: str) -> tuple[list[_Piece], bool | None]:
         """Which questions one message answers (and, at the invitation, whether it was a plain yes/no)."""
@@ -185,6 +315,12 @@ class SurveyEngine:
             pieces.append(_Piece("expectation", reading.expectation))
             pieces.append(_Piece("experience", reading.experience))
             return pieces, None
+        if step == "invitation":
+            # Typed instead of pressed: it accepts. What it says is kept, but never as the experience
+            # answer, so every question is still asked.
+            if reading.text and not _EMPTY_OPENING.match(reading.text):
+                pieces.append(_Piece("comment", reading.text))
+            return pieces, True if not pieces else None
         if reading.text:
             pieces.append(_Piece(self._target(step, state, reading.text), reading.text))
         return pieces, None
@@ -192,19 +328,33 @@ class SurveyEngine:
     @staticmethod
     def _target(step: str, state: dict[str, Any], text: str) -> str:
         """The open text question a free message answers: the current one, else the next one missing."""
-        if step == "invitation":
-            step = "expectation" if mentions_expectation(text) else "experience"
-        order = [q for q in TEXT_STEPS if q != "improvement" or state.get("negative")]
+        order = [q for q in TEXT_STEPS if q != "improvement" or _tone(state) in ("negative", "mixed")]
         start = order.index(step) if step in order else 0
         return next((q for q in order[start:] if q not in state), "comment")
 
     async def _answer(
-        self, survey: Survey, customer: Customer, message: IncomingText, text: str, truncated: bool
+        self,
+        survey: Survey,
+        customer: Customer,
+        message: IncomingText,
+        text: str,
+        truncated: bool,
+        language: str,
+        written: str | None,
     ) -> None:
+        chat = message.sender.chat_id
         step = survey.step or "invitation"
         state = dict(survey.state)
+        if step == "rating" and _NUMBERISH.match(text) and find_rating_only(text) is None:
+            # "10", "3.5", "0": a rating out of range is asked for again, and never filed as a comment.
+            await self._send(
+                f"m{chat}:{message.message_id}:rating_invalid",
+                OutgoingMessage(chat, phrase("rating_invalid", language), script.rating_buttons(survey.id)),
+                survey.id,
+            )
+            return
         pieces, yes_no = self._pieces(step, state, text)
-        language = survey.language or self.accounts.language_of(customer, message.sender)
+        await self._announce_language(survey, customer, state, language)
         if step == "invitation" and yes_no is not None and not pieces:
             await self._invitation_choice(
                 survey, customer, "yes" if yes_no else "later", language, message.at
@@ -216,7 +366,7 @@ class SurveyEngine:
         for piece in pieces:
             if piece.question == "callback":
                 continue
-            answer, created = await answer_repo.record_answer(
+            answer, _ = await answer_repo.record_answer(
                 self.db,
                 survey_id=survey.id,
                 customer_id=customer.id,
@@ -224,18 +374,31 @@ class SurveyEngine:
                 question=piece.question,
                 text=piece.text,
                 rating=piece.rating,
-                language=language,
+                language=written or language,
                 truncated=truncated and piece.text is not None,
-                chat_id=message.sender.chat_id,
+                chat_id=chat,
                 message_id=message.message_id,
                 received_at=message.at,
             )
-            if not created:
-                return  # the same Telegram message again (a redelivered update): already handled
             stored.append(answer)
             if piece.question != "comment":
                 state[piece.question] = piece.rating if piece.question == "rating" else answer.id
         await self._advance(survey, customer, state, stored, language, message.at, hint_step=step)
+
+    async def _announce_language(
+        self, survey: Survey, customer: Customer, state: dict[str, Any], language: str
+    ) -> None:
+        """The customer writes in another language than the survey's: say once that the bot follows."""
+        if survey.language is None or survey.language == language:
+            return
+        if state.get("language_announced"):
+            return
+        state["language_announced"] = True
+        await self._send(
+            f"s{survey.id}:language:{language}",
+            OutgoingMessage(self._chat(customer), phrase("language_followed", language)),
+            survey.id,
+        )
 
     async def _advance(
         self,
@@ -251,46 +414,54 @@ class SurveyEngine:
         step_before = survey.step or "invitation"
         upcoming = next_step(state)
         read: set[int] = set()
-        if "negative" not in state and all(question in state for question in CORE):
+        if _tone(state) is None and all(question in state for question in CORE):
             # The branch needs the experience's reading: the only model call a customer waits for.
             read = await self._read_experience(state, stored)
-            state["negative"] = is_negative(state)
+            tone = tone_of(state)
+            state["tone"] = tone
+            state["negative"] = tone == "negative"
+            if tone == "mixed":
+                state["mixed"] = True  # a stored flag reports can count
             upcoming = next_step(state)
         key = await touchpoint_repo.touchpoint_key(self.db, survey.touchpoint_id)
         done = upcoming == "done"
-        updated = await survey_repo.update_survey_if(
-            self.db,
-            survey.id,
-            OPEN,
-            status="completed" if done else "in_progress",
-            step=upcoming,
-            state=state,
-            language=language,
-            started_at=survey.started_at or at,
-            completed_at=at if done else None,
-        )
-        if updated is None:
-            await self._send(OutgoingMessage(self._chat(customer), phrase("survey_closed", language)))
-            return
-        if state.get("negative") and (step_before != upcoming or "callback" in state):
-            await self._alert(updated, state)
+        chat = self._chat(customer)
+        hint: OutgoingMessage | None = None
         if hint_step == upcoming == "rating":
+            hint = OutgoingMessage(chat, phrase("rating_hint", language), script.rating_buttons(survey.id))
+        elif hint_step == upcoming == "callback" and "callback" not in state:
+            hint = OutgoingMessage(
+                chat, phrase("callback_hint", language), script.callback_buttons(survey.id, language)
+            )
+        async with self.db.transaction():
+            # The new step and the message it owes the customer are one write: neither without the other.
+            updated = await survey_repo.update_survey_if(
+                self.db,
+                survey.id,
+                OPEN,
+                status="completed" if done else "in_progress",
+                step=upcoming,
+                state=state,
+                language=language,
+                started_at=survey.started_at or at,
+                completed_at=at if done else None,
+            )
+            if updated is not None:
+                if hint is not None:
+                    owed_key = f"s{survey.id}:hint:{upcoming}:{len(stored)}:{at.timestamp()}"
+                    await self.replies.owe(owed_key, hint, survey_id=survey.id)
+                else:
+                    message = script.question(self.settings, updated, customer, key, language, upcoming)
+                    await self.replies.owe(f"s{survey.id}:{upcoming}", message, survey_id=survey.id)
+        if updated is None:
             await self._send(
-                OutgoingMessage(
-                    self._chat(customer), phrase("rating_hint", language), script.rating_buttons(survey.id)
-                )
+                f"s{survey.id}:closed:{at.timestamp()}",
+                OutgoingMessage(chat, phrase("survey_closed", language)),
             )
             return
-        if hint_step == upcoming == "callback" and "callback" not in state:
-            await self._send(
-                OutgoingMessage(
-                    self._chat(customer),
-                    phrase("callback_hint", language),
-                    script.callback_buttons(survey.id, language),
-                )
-            )
-            return
-        await self._send(script.question(self.settings, updated, customer, key, language, upcoming))
+        await self.replies.deliver_chat(chat)
+        if _tone(state) == "negative" and (step_before != upcoming or "callback" in state):
+            await self._alert(updated, state)
         await self._classify_later(stored, read)
 
     async def _classify_later(self, stored: list[Answer], read: set[int]) -> None:
@@ -317,6 +488,7 @@ class SurveyEngine:
         return {answer.id}
 
     async def _alert(self, survey: Survey, state: dict[str, Any]) -> None:
+        """Open (or raise) the survey's alert; the post to the team goes through its own task."""
         rating = state.get("rating")
         reason, severity = severity_of(
             rating if isinstance(rating, int) else None,
@@ -331,6 +503,7 @@ class SurveyEngine:
                 reason=reason,
                 severity=severity,
                 callback_requested=state.get("callback") is True,
+                wait=False,
             )
         except Exception:
             # The unposted alert is retried by the clock; the customer's dialogue goes on.
@@ -350,10 +523,14 @@ class SurveyEngine:
         survey_id, action = parsed.survey_id, parsed.action
         async with self._lock(press.sender.user_id):
             customer = await self.accounts.customer_for(press.sender)
+            await self.replies.deliver_chat(press.sender.chat_id)
             survey = await survey_repo.get_survey(self.db, survey_id)
             language = self.accounts.language_of(customer, press.sender)
-            if survey is not None and survey.customer_id == customer.id:
-                survey = await self.invitations.confirm_by_press(survey, customer, press.message_id) or survey
+            if survey is not None and survey.customer_id == customer.id and survey.status == "scheduled":
+                # A press within milliseconds of the invitation: the send's own acknowledgement may get
+                # there first, so read the survey again rather than judge the row read before.
+                confirmed = await self.invitations.confirm_by_press(survey, customer, press.message_id)
+                survey = confirmed or await survey_repo.get_survey(self.db, survey_id)
             if survey is None or survey.customer_id != customer.id or survey.status not in OPEN:
                 return PressResult(phrase("survey_closed", language))
             language = survey.language or language
@@ -368,7 +545,7 @@ class SurveyEngine:
             if action in ("r1", "r2", "r3", "r4", "r5"):
                 if state.get("rating") is not None:
                     return PressResult()
-                answer, created = await answer_repo.record_answer(
+                answer, _ = await answer_repo.record_answer(
                     self.db,
                     survey_id=survey.id,
                     customer_id=customer.id,
@@ -381,8 +558,7 @@ class SurveyEngine:
                     message_id=press.message_id,
                     received_at=press.at,
                 )
-                if not created:
-                    return PressResult()
+                # Not created: the same press replayed after a crash; the survey still takes it in.
                 state["rating"] = answer.rating
                 stored.append(answer)
             elif action in ("cb1", "cb0"):
@@ -410,25 +586,33 @@ class SurveyEngine:
         if action == "yes":
             state = dict(survey.state)
             upcoming = next_step(state)
+            key = await touchpoint_repo.touchpoint_key(self.db, survey.touchpoint_id)
+            async with self.db.transaction():
+                updated = await survey_repo.update_survey_if(
+                    self.db,
+                    survey.id,
+                    OPEN,
+                    status="in_progress",
+                    step=upcoming,
+                    started_at=at,
+                    language=language,
+                )
+                if updated is not None:
+                    message = script.question(self.settings, updated, customer, key, language, upcoming)
+                    await self.replies.owe(f"s{survey.id}:{upcoming}", message, survey_id=survey.id)
+            await self.replies.deliver_chat(chat)
+            return
+        state = {**survey.state, "postponed": action == "later"}
+        async with self.db.transaction():
             updated = await survey_repo.update_survey_if(
-                self.db,
-                survey.id,
-                OPEN,
-                status="in_progress",
-                step=upcoming,
-                started_at=at,
-                language=language,
+                self.db, survey.id, OPEN, status="declined", step=None, state=state
             )
             if updated is not None:
-                key = await touchpoint_repo.touchpoint_key(self.db, survey.touchpoint_id)
-                await self._send(script.question(self.settings, updated, customer, key, language, upcoming))
-            return
-        await survey_repo.update_survey_if(self.db, survey.id, OPEN, status="declined", step=None)
+                text = phrase("never" if action == "never" else "not_now", language)
+                await self.replies.owe(f"s{survey.id}:{action}:{at.timestamp()}", OutgoingMessage(chat, text))
         if action == "never":
             await self.accounts.opt_out(customer, at)
-            await self._send(OutgoingMessage(chat, phrase("never", language)))
-        else:
-            await self._send(OutgoingMessage(chat, phrase("not_now", language)))
+        await self.replies.deliver_chat(chat)
 
     # -- commands and other input ---------------------------------------------------------------------------
 
@@ -439,7 +623,10 @@ class SurveyEngine:
             survey = await survey_repo.active_survey_for_customer(self.db, customer.id)
             language = self.accounts.language_of(customer, sender)
             if survey is None:
-                await self._send(OutgoingMessage(sender.chat_id, phrase("skip_nothing", language)))
+                await self._send(
+                    f"c{sender.chat_id}:skip:{at.timestamp()}",
+                    OutgoingMessage(sender.chat_id, phrase("skip_nothing", language)),
+                )
                 return
             language = survey.language or language
             step = survey.step or "invitation"
@@ -450,11 +637,26 @@ class SurveyEngine:
             state[step] = False if step == "callback" else None
             await self._advance(survey, customer, state, [], language, at)
 
+    async def on_contact(self, sender: Sender, phone: str, *, message_id: int, at: datetime) -> None:
+        """The customer shared their number with the contact button: the team's card shows it."""
+        async with self._lock(sender.user_id):
+            customer = await self.accounts.customer_for(sender)
+            language = self.accounts.language_of(customer, sender)
+            surveys = await survey_repo.surveys_for_customer(self.db, customer.id)
+            asked = [s for s in surveys if s.state.get("callback") is True]
+            shown = await self.recovery.add_contact(asked[-1].id, phone) if asked else False
+            text = phrase("contact_saved" if shown else "contact_unexpected", language)
+            await self._send(
+                f"m{sender.chat_id}:{message_id}:contact",
+                OutgoingMessage(sender.chat_id, text, remove_keyboard=True),
+            )
+
     async def on_non_text(self, sender: Sender) -> None:
         """Stickers, photos, voice, documents, locations: a polite nudge; the survey stays where it was."""
         customer = await self.accounts.customer_for(sender)
         await self._send(
-            OutgoingMessage(sender.chat_id, phrase("non_text", self.accounts.language_of(customer, sender)))
+            f"c{sender.chat_id}:non_text:{utcnow().timestamp()}",
+            OutgoingMessage(sender.chat_id, phrase("non_text", self.accounts.language_of(customer, sender))),
         )
 
     async def on_edit(self, message: IncomingText) -> None:
@@ -473,7 +675,10 @@ class SurveyEngine:
             await analyse_answers(self.db, self.classifier, updated)
             customer = await self.accounts.customer_for(message.sender)
             await self._send(
-                OutgoingMessage(message.sender.chat_id, phrase("edited", self.accounts.language_of(customer)))
+                f"m{message.sender.chat_id}:{message.message_id}:edited:{message.at.timestamp()}",
+                OutgoingMessage(
+                    message.sender.chat_id, phrase("edited", self.accounts.language_of(customer))
+                ),
             )
 
     async def start_general(self, sender: Sender, *, at: datetime) -> None:
@@ -494,12 +699,20 @@ class SurveyEngine:
                 expires_at=at + DEFAULT_EXPIRY,
                 language=language,
             )
-            updated = await survey_repo.update_survey(
-                self.db,
-                survey.id,
-                status="in_progress",
-                step="expectation",
-                invited_at=at,
-                started_at=at,
-            )
-            await self._send(script.question(self.settings, updated, customer, None, language, "expectation"))
+            async with self.db.transaction():
+                updated = await survey_repo.update_survey(
+                    self.db,
+                    survey.id,
+                    status="in_progress",
+                    step="expectation",
+                    invited_at=at,
+                    started_at=at,
+                )
+                message = script.question(self.settings, updated, customer, None, language, "expectation")
+                await self.replies.owe(f"s{survey.id}:expectation", message, survey_id=survey.id)
+            await self.replies.deliver_chat(sender.chat_id)
+
+
+def find_rating_only(text: str) -> int | None:
+    """A rating the message is nothing but (the rating question's reading)."""
+    return read_message(text, rating_expected=True).rating

@@ -13,6 +13,7 @@ from datetime import datetime
 from bot.accounts.service import Accounts
 from bot.config import Settings
 from bot.conversation.engine import SurveyEngine
+from bot.conversation.replies import Replies
 from bot.messaging import Messenger
 from bot.outreach.dispatch import Outreach
 from bot.outreach.invitations import Invitations
@@ -28,6 +29,7 @@ class CxServices:
     outreach: Outreach
     recovery: Recovery
     engine: SurveyEngine
+    replies: Replies
 
 
 def build_cx_services(
@@ -42,6 +44,7 @@ def build_cx_services(
     invitations = Invitations(db, settings, messenger)
     recovery = Recovery(db, settings, messenger, clock)
     outreach = Outreach(db, settings, messenger, clock, invitations=invitations)
+    replies = Replies(db, messenger)
     engine = SurveyEngine(
         db,
         settings,
@@ -51,5 +54,6 @@ def build_cx_services(
         accounts=accounts,
         recovery=recovery,
         invitations=invitations,
+        replies=replies,
     )
-    return CxServices(accounts, invitations, outreach, recovery, engine)
+    return CxServices(accounts, invitations, outreach, recovery, engine, replies)

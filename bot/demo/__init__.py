@@ -59,6 +59,19 @@ def demo_settings(db_path: Path) -> Settings:
     )
 
 
+CONFIG_NAME = "config.toml"
+
+
+def write_folder_config(out_dir: Path) -> Path:
+    """The sample config pointing at the demo's database, beside it: ``momento export`` (and every other
+    command) then works in the demo's folder as it is."""
+    text = SAMPLE_CONFIG.read_text(encoding="utf-8")
+    text = text.replace('path = "momento.db"', f'path = "{DB_NAME}"', 1)
+    path = out_dir / CONFIG_NAME
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def _fresh(db_path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
@@ -106,6 +119,7 @@ async def run_demo(
     finally:
         if classifier is None:
             await model.aclose()
+    write_folder_config(out_dir)
     transcripts = out_dir / "conversations.txt"
     with transcripts.open("w", encoding="utf-8") as handle:
         handle.write(

@@ -18,6 +18,7 @@ from bot.conversation.wiring import build_cx_services
 from bot.demo import demo_settings
 from bot.demo.outputs import plain
 from bot.demo.simulation import SimClock
+from bot.i18n import Catalogue, translate
 from bot.messaging import Button, IncomingPress, IncomingText, OutgoingMessage, Sender
 from bot.outreach.dispatch import Outreach
 from sentiment import Classifier
@@ -27,10 +28,8 @@ from storage import surveys as survey_repo
 from storage.db import Database, utcnow
 
 YOU = 424_242
-HELP = (
-    "Type your answers as you would in Telegram. Press a button with #1, #2 ... "
-    "Commands: /skip (skip a question), /new [touchpoint] (another touchpoint), /quit."
-)
+# The chat's own help, in the --language of the chat (the chat.* messages of the catalogues).
+CHAT = Catalogue("chat")
 
 ReadLine = Callable[[str], Awaitable[str | None]]
 Write = Callable[[str], None]
@@ -84,9 +83,8 @@ async def chat(
 ) -> int:
     """Run one conversation; returns the number of answers you gave."""
     settings = demo_settings(db_path)
+    check_touchpoint(settings, touchpoint)
     known = [tp.key for tp in settings.touchpoints]
-    if touchpoint not in known:
-        raise ValueError(f"unknown touchpoint {touchpoint!r}; choose one of {', '.join(known)}")
     clock = SimClock(utcnow())
     messenger = TerminalMessenger(write)
     async with await Database.open(db_path) as db:
@@ -102,7 +100,7 @@ async def chat(
         )
         await customer_repo.grant_consent(db, customer.id)
         you = Sender(YOU, YOU, None, language)
-        write(HELP)
+        write(translate(CHAT, "help", language))
         await _touchpoint(db, settings, outreach, clock, write, external_id, touchpoint, 1)
         events = 1
         messages = 0
@@ -138,8 +136,17 @@ async def chat(
             else:
                 messages += 1
                 await engine.on_text(IncomingText(you, 10_000 + messages, text, clock.now))
+            await cx.recovery.drain()  # the team's card shows right after the turn that raised it
+        await cx.recovery.drain()
         await _show_answers(db, customer.id, write)
     return messages
+
+
+def check_touchpoint(settings: Settings, touchpoint: str) -> None:
+    """ValueError naming the choices for a touchpoint the sample map lacks (before any model loads)."""
+    known = [tp.key for tp in settings.touchpoints]
+    if touchpoint not in known:
+        raise ValueError(f"unknown touchpoint {touchpoint!r}; choose one of {', '.join(known)}")
 
 
 async def _touchpoint(
@@ -157,7 +164,9 @@ async def _touchpoint(
         external_id=f"{external_id}-{number}",
         customer_external_id=external_id,
         touchpoint=key,
-        occurred_at=clock.now,
+        # The chat's clock runs ahead of the wall clock (it jumped to earlier invitations), and an event in
+        # the real future is refused: the touchpoint happened "now" by the wall clock at the latest.
+        occurred_at=min(clock.now, utcnow()),
     )
     [result] = await ingest.ingest_events(db, settings, [event], now=clock.now)
     if result.outcome != "scheduled" or result.survey is None or result.survey.scheduled_at is None:

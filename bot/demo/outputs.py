@@ -58,6 +58,7 @@ async def write_outputs(db: Database, settings: Settings, out_dir: Path, *, now:
             path.write_bytes(report.chart.png)
             outputs.charts.append(path)
     destination = out_dir / "answers.csv"
-    result = await export_answers(db, ExportRequest(format="csv"), destination, actor="demo")
+    destination.unlink(missing_ok=True)  # the demo starts afresh each run
+    result = await export_answers(db, ExportRequest(format="csv"), destination, settings, actor="demo")
     outputs.export, outputs.export_rows = result.path, result.rows
     return outputs

@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.messaging import Messenger, RecipientUnreachable
 from bot.outreach.invitations import Delivery, Invitations
 from bot.outreach.scheduling import customer_zone, in_quiet_hours, out_of_quiet_hours, survey_language
+from bot.outreach.wire import WireJournal
 from storage import customers as customer_repo
 from storage import outreach as outreach_repo
 from storage import touchpoints as touchpoint_repo
@@ -61,6 +62,11 @@ class Outreach:
     invitations: Invitations | None = None
     protocol: Invitations = field(init=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Until the first tick of this process, every claim in the database was left by a process that died:
+    # the first tick takes them at once instead of waiting out CLAIM_LEASE (one process owns the outbox).
+    _first_tick: bool = True
+    # Invitations whose request really left (bot.outreach.wire); None where nobody records that (tests).
+    wire: WireJournal | None = None
 
     def __post_init__(self) -> None:
         self.protocol = self.invitations or Invitations(self.db, self.settings, self.messenger)
@@ -72,23 +78,31 @@ class Outreach:
             if not await self.protocol.settle():
                 return report
             now = self.clock()
-            await self._open_unconfirmed(now, report)
+            lease = timedelta(0) if self._first_tick else CLAIM_LEASE
+            self._first_tick = False
+            await self._open_unconfirmed(now, report, lease)
             report.expired = len(await outreach_repo.expire_overdue(self.db, now=now))
-            await self._invite_due(now, report)
+            await self._invite_due(now, report, lease)
             await self._remind_due(now, report)
             return report
 
-    async def _open_unconfirmed(self, now: datetime, report: TickReport) -> None:
+    async def _open_unconfirmed(self, now: datetime, report: TickReport, lease: timedelta) -> None:
         """Invitations a dead process was sending: Telegram may have them, so they are never sent again.
 
         Each survey opens as if invited at the moment its send began, without a message id; its reminder
         (with the same buttons) follows at the usual time, so a customer whose invitation never arrived is
         still asked, and one whose invitation did arrive gets nothing they would not have got anyway.
         """
-        stale = await outreach_repo.unconfirmed_invitations(
-            self.db, started_before=now - CLAIM_LEASE, limit=BATCH
-        )
+        stale = await outreach_repo.unconfirmed_invitations(self.db, started_before=now - lease, limit=BATCH)
+        left = self.wire.sent() if self.wire is not None and lease == timedelta(0) else None
         for survey in stale:
+            if survey.id in self.protocol.in_flight:
+                continue  # a deep link of this process is sending it right now
+            if left is not None and survey.id not in left:
+                # Killed while it waited for a slot of Telegram's rate limit: it never left, send it now.
+                await outreach_repo.release_invitation(self.db, survey.id, retry_at=now, error=None)
+                log.warning("survey %s: invitation never left before the crash; sending it now", survey.id)
+                continue
             assert survey.sending_at is not None
             customer = await customer_repo.get_customer(self.db, survey.customer_id)
             fallback = self.settings.survey.default_language
@@ -99,9 +113,11 @@ class Outreach:
             )
             log.warning("survey %s: invitation delivery unconfirmed; its reminder follows", survey.id)
             report.unconfirmed += 1
+        if left is not None and self.wire is not None and len(stale) < BATCH:
+            self.wire.forget()
 
-    async def _invite_due(self, now: datetime, report: TickReport) -> None:
-        claimed = await outreach_repo.claim_due_invitations(self.db, now=now, lease=CLAIM_LEASE, limit=BATCH)
+    async def _invite_due(self, now: datetime, report: TickReport, lease: timedelta) -> None:
+        claimed = await outreach_repo.claim_due_invitations(self.db, now=now, lease=lease, limit=BATCH)
         for survey in claimed:
             await self._invite(survey, now, report)
 

@@ -18,7 +18,7 @@ from typing import Literal
 
 from bot import script
 from bot.config import Settings
-from bot.messaging import DeliveryUnknown, Messenger, RecipientUnreachable, RetryLater
+from bot.messaging import DeliveryUnknown, Messenger, OutgoingMessage, RecipientUnreachable, RetryLater
 from bot.outreach.scheduling import DEFAULT_EXPIRY, invitation_expiry, survey_language
 from storage import customers as customer_repo
 from storage import events as event_repo
@@ -54,6 +54,8 @@ class Invitations:
     # Test hook: called after a successful send and before its acknowledgement.
     after_send: Callable[[Survey], None] | None = None
     _pending_acks: list[_PendingAck] = field(default_factory=list)
+    # Surveys whose invitation this process is sending now (never taken as a dead process's claim).
+    in_flight: set[int] = field(default_factory=set)
 
     async def settle(self) -> bool:
         """Record the invitations Telegram took but we could not yet record; False while that fails."""
@@ -84,6 +86,21 @@ class Invitations:
         message = script.invitation(self.settings, survey, customer, key, language)
         if not sending_marked and not await outreach_repo.mark_sending(self.db, survey.id, now=now):
             return "not_ours"
+        self.in_flight.add(survey.id)
+        try:
+            return await self._send_marked(survey, customer, now, message, key, language)
+        finally:
+            self.in_flight.discard(survey.id)
+
+    async def _send_marked(
+        self,
+        survey: Survey,
+        customer: Customer,
+        now: datetime,
+        message: OutgoingMessage,
+        key: str | None,
+        language: str,
+    ) -> Delivery:
         try:
             message_id = await self.messenger.send(message)
         except DeliveryUnknown as exc:
@@ -106,7 +123,8 @@ class Invitations:
             await outreach_repo.release_invitation(
                 self.db,
                 survey.id,
-                retry_at=now + timedelta(minutes=2**survey.attempts),
+                # A 502 is usually over in seconds: retry soon, then back off (5 s, 10 s, ... at most 10 min).
+                retry_at=now + timedelta(seconds=min(600, 5 * 2 ** max(survey.attempts - 1, 0))),
                 error=str(exc)[:500],
                 give_up=give_up,
             )

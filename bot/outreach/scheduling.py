@@ -140,6 +140,8 @@ async def schedule_survey(
             event_id=event.id,
             scheduled_at=due,
             reason=reason,
+            # Linking in time still sends this invitation (storage.outreach.schedule_after_linking).
+            expires_at=due + config.expiry,
         )
         if stored is None:
             return SchedulingResult(False, "duplicate")

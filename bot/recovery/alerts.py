@@ -8,10 +8,12 @@ same card.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.accounts.roles import is_staff
@@ -43,6 +45,29 @@ NEGATIVE_EMOTIONS = frozenset({"anger", "disgust"})
 CARD = Catalogue("card")
 
 _QUOTE_LIMIT = 700
+# Telegram's limit for a message, counted as Telegram counts: UTF-16 code units of the text after its HTML
+# is parsed. A card keeps a margin below it.
+MESSAGE_LIMIT = 4096
+_CARD_BUDGET = MESSAGE_LIMIT - 96
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def cut_utf16(text: str, units: int) -> str:
+    """*text* shortened to at most *units* UTF-16 units with an ellipsis, never splitting a character."""
+    if utf16_len(text) <= units:
+        return text
+    kept: list[str] = []
+    used = 0
+    for ch in text:
+        size = 2 if ord(ch) > 0xFFFF else 1
+        if used + size > units - 1:
+            break
+        kept.append(ch)
+        used += size
+    return "".join(kept).rstrip() + "…"
 
 
 def _quote_labels(language: str) -> dict[str, str]:
@@ -114,21 +139,42 @@ async def render_card(db: Database, settings: Settings, alert: Alert, language: 
             )
         )
     labels = _quote_labels(language)
-    for answer in answers:
-        if answer.question in labels and answer.text:
-            words = answer.text if len(answer.text) <= _QUOTE_LIMIT else answer.text[:_QUOTE_LIMIT] + "…"
-            label = labels[answer.question]
-            lines.append(f"{label}: <i>“{html.escape(words)}”</i>")
+    quotes = [(labels[a.question], a.text) for a in answers if a.question in labels and a.text]
+    tail: list[str] = []
     if alert.callback_requested:
-        lines.append(translate(CARD, "callback", language))
+        tail.append(translate(CARD, "callback", language))
+    if alert.contact_phone:
+        tail.append(translate(CARD, "contact_phone", language, phone=html.escape(alert.contact_phone)))
     if alert.status == "acknowledged":
         who = f"<code>{alert.assignee_user_id}</code>" if alert.assignee_user_id else "—"
         lines.append(translate(CARD, "status_acknowledged", language, who=who))
     elif alert.status == "resolved":
-        lines.append(translate(CARD, "status_resolved", language))
+        tail.append(translate(CARD, "status_resolved", language))
     else:
-        lines.append(translate(CARD, "status_open", language))
-    return "\n".join(lines)
+        tail.append(translate(CARD, "status_open", language))
+    return "\n".join([*lines, *_capped_quotes(quotes, lines + tail), *tail])
+
+
+def _capped_quotes(quotes: list[tuple[str, str]], others: list[str]) -> list[str]:
+    """The customer's words, capped as a whole so the card always fits Telegram's limit: each quote gets
+    at most _QUOTE_LIMIT, and together they share what the rest of the card leaves."""
+    plain_others = sum(utf16_len(_plain(line)) + 1 for line in others)
+    budget = _CARD_BUDGET - plain_others
+    shown: list[str] = []
+    for index, (label, text) in enumerate(quotes):
+        frame = utf16_len(f"{label}: “”") + 1
+        share = (budget // (len(quotes) - index)) - frame if budget > frame else 0
+        if share < 8:
+            break  # nothing meaningful fits any more; the team sees the rest in /alerts exports
+        words = cut_utf16(text, min(_QUOTE_LIMIT, share))
+        budget -= utf16_len(words) + frame
+        shown.append(f"{label}: <i>“{html.escape(words)}”</i>")
+    return shown
+
+
+def _plain(line: str) -> str:
+    """What Telegram counts of an HTML line: the text without tags, entities as one character."""
+    return html.unescape(re.sub(r"<[^>]+>", "", line))
 
 
 def team_chat(settings: Settings, touchpoint_key: str | None) -> int | None:
@@ -144,6 +190,9 @@ class Recovery:
     settings: Settings
     messenger: Messenger
     clock: Callable[[], datetime] = utcnow
+    # One card at a time is posted or edited, so the dialogue's post and the clock's retry never both post.
+    _posting: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def language(self) -> str:
@@ -158,9 +207,12 @@ class Recovery:
         reason: str,
         severity: Severity,
         callback_requested: bool = False,
+        wait: bool = True,
     ) -> Alert:
-        """Open (or update) the survey's alert and make sure the team sees the current card."""
-        alert, created = await alert_repo.open_alert(
+        """Open (or update) the survey's alert and make sure the team sees the current card; with
+        *wait* False the post goes through its own task, so a customer never waits for the staff chat's
+        rate limit."""
+        alert, _ = await alert_repo.open_alert(
             self.db,
             survey_id=survey_id,
             customer_id=customer_id,
@@ -170,13 +222,49 @@ class Recovery:
             callback_requested=callback_requested,
             at=self.clock(),
         )
-        if created or alert.posted_message_id is None:
-            await self.post(alert)
+        if wait:
+            await self.show(alert.id)
         else:
-            await self.refresh(alert)
+            task = asyncio.create_task(self.show(alert.id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return alert
 
+    async def show(self, alert_id: int) -> None:
+        """Post the alert's card if it was never posted, else bring the posted card up to date."""
+        try:
+            async with self._posting:
+                alert = await alert_repo.get_alert(self.db, alert_id)
+                if alert is None:
+                    return
+                if alert.posted_message_id is None:
+                    await self._post(alert)
+                else:
+                    await self._refresh(alert)
+        except Exception:
+            log.exception("card of alert %s not shown yet (the clock retries)", alert_id)
+
+    async def drain(self) -> None:
+        """Wait for the cards being posted in the background (shutdown, tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def add_contact(self, survey_id: int, phone: str) -> bool:
+        """The customer shared their number for the call back: the card shows it."""
+        alert = await alert_repo.set_contact_phone(self.db, survey_id, phone)
+        if alert is None:
+            return False
+        await self.show(alert.id)
+        return True
+
     async def post(self, alert: Alert) -> bool:
+        async with self._posting:
+            fresh = await alert_repo.get_alert(self.db, alert.id)
+            if fresh is None or fresh.posted_message_id is not None:
+                return False
+            return await self._post(fresh)
+
+    async def _post(self, alert: Alert) -> bool:
         key = await touchpoint_repo.touchpoint_key(self.db, alert.touchpoint_id)
         chat = team_chat(self.settings, key)
         if chat is None:
@@ -191,18 +279,29 @@ class Recovery:
             log.warning("alert %s not posted yet (will retry): %s", alert.id, exc)
             return False
         await alert_repo.mark_posted(self.db, alert.id, chat, message_id, self.clock())
+        await alert_repo.record_card(self.db, alert.id, text)
         return True
 
     async def refresh(self, alert: Alert) -> None:
+        async with self._posting:
+            fresh = await alert_repo.get_alert(self.db, alert.id)
+            if fresh is not None:
+                await self._refresh(fresh)
+
+    async def _refresh(self, alert: Alert) -> None:
         if alert.posted_chat_id is None or alert.posted_message_id is None:
             return
         text = await render_card(self.db, self.settings, alert, self.language)
+        if text == alert.card_text:
+            return  # Telegram refuses an edit that changes nothing ("message is not modified")
         try:
             await self.messenger.edit(
                 alert.posted_chat_id, alert.posted_message_id, text, alert_buttons(alert, self.language)
             )
         except Exception as exc:
             log.warning("could not update the card of alert %s: %s", alert.id, exc)
+            return
+        await alert_repo.record_card(self.db, alert.id, text)
 
     async def post_unposted(self) -> int:
         posted = 0

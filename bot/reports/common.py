@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import html
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,7 +11,15 @@ from zoneinfo import ZoneInfo
 from bot.config import Settings
 from bot.i18n import translate
 from bot.reports.charts import Chart
-from bot.reports.periods import Period, PeriodError, looks_like_period, parse_period
+from bot.reports.periods import (
+    ACCEPTED,
+    BEGINNING,
+    Period,
+    PeriodError,
+    looks_like_period,
+    meant_as_period,
+    parse_period,
+)
 from bot.reports.texts import REPORTS
 from storage import reports as report_queries
 from storage.db import Database
@@ -53,6 +62,14 @@ def period_dates(period: Period, settings: Settings, language: str) -> str:
     zone = ZoneInfo(settings.survey.default_timezone)
     first = period.start.astimezone(zone).date()
     last = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
+    if period.start <= BEGINNING:
+        return translate(
+            REPORTS,
+            "dates_all",
+            language,
+            end=last.isoformat(),
+            zone=html.escape(settings.survey.default_timezone),
+        )
     return translate(
         REPORTS,
         "dates",
@@ -97,6 +114,32 @@ async def parse_scope(
             tier = value
         elif lowered in [t.lower() for t in tiers] and tier is None:
             tier = next(t for t in tiers if t.lower() == lowered)
+        elif meant_as_period(lowered):
+            raise ReportError(
+                translate(
+                    REPORTS, "bad_period", language, reason=html.escape(f"“{value[:40]}”: use {ACCEPTED}")
+                )
+            )
+        elif allow_tier and _closest(lowered, [t.lower() for t in tiers]) and not _closest(lowered, keys):
+            raise ReportError(
+                translate(
+                    REPORTS,
+                    "bad_tier",
+                    language,
+                    value=html.escape(value[:40]),
+                    tiers=html.escape(", ".join(tiers)) or "–",
+                )
+            )
+        elif allow_touchpoint:
+            raise ReportError(
+                translate(
+                    REPORTS,
+                    "bad_touchpoint",
+                    language,
+                    value=html.escape(value[:40]),
+                    touchpoints=", ".join(keys) or "–",
+                )
+            )
         else:
             raise ReportError(
                 translate(
@@ -106,6 +149,7 @@ async def parse_scope(
                     value=html.escape(value[:40]),
                     touchpoints=", ".join(keys) or "–",
                     tiers=html.escape(", ".join(tiers)) or "–",
+                    periods=ACCEPTED,
                 )
             )
     try:
@@ -113,6 +157,45 @@ async def parse_scope(
     except PeriodError as exc:
         raise ReportError(translate(REPORTS, "bad_period", language, reason=html.escape(str(exc)))) from exc
     return Scope(period=period, touchpoint=touchpoint, tier=tier)
+
+
+def _closest(text: str, choices: list[str]) -> bool:
+    return bool(difflib.get_close_matches(text, choices, n=1, cutoff=0.6))
+
+
+# Suggested when a period holds too little: the next longer one staff can type.
+LONGER_PERIODS = (("7d", 7), ("30d", 30), ("90d", 90), ("365d", 365))
+
+
+def longer_period(period: Period) -> str | None:
+    """The next longer period to suggest ("all" after a year); None when *period* already is everything."""
+    if period.label == "all":
+        return None
+    days = period.length.total_seconds() / 86400
+    return next((label for label, n in LONGER_PERIODS if n > days + 0.5), "all")
+
+
+def try_longer(command: str, period: Period, language: str) -> str:
+    """'Try a longer period: /journey 90d' — a command that works as typed — or that there is no data."""
+    longer = longer_period(period)
+    if longer is None:
+        return translate(REPORTS, "nothing_yet", language)
+    return translate(REPORTS, "try_longer", language, command=html.escape(f"{command} {longer}"))
+
+
+def company_name(settings: Settings) -> str:
+    """The company's name for chart titles: ``[company] name`` once that section exists, else
+    ``reports.company_name`` (may be empty)."""
+    company = getattr(settings, "company", None)
+    name = getattr(company, "name", None) if company is not None else None
+    return str(name or settings.reports.company_name or "").strip()
+
+
+def chart_title(settings: Settings, title: str, period: Period, language: str) -> str:
+    """A chart's title: company · what it shows · the local dates it covers (readable without the message)."""
+    dates = html.unescape(period_dates(period, settings, language))
+    parts = [company_name(settings), title]
+    return " · ".join(part for part in parts if part) + "\n" + dates
 
 
 async def touchpoint_ids(db: Database) -> dict[str, int]:

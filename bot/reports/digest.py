@@ -47,7 +47,10 @@ def digest_for(settings: Settings, now: datetime) -> DueDigest | None:
         if local.time() < settings.reports.digest_time:
             return None
         yesterday = today - timedelta(days=1)
-        period = Period(midnight(yesterday), midnight(today), yesterday.isoformat())
+        # The label is a period staff can type, so the digest's "/summary … {period}" hint works as sent.
+        period = Period(
+            midnight(yesterday), midnight(today), f"{yesterday.isoformat()}..{yesterday.isoformat()}"
+        )
         return DueDigest(f"daily:{today.isoformat()}", "daily", period)
     monday = today - timedelta(days=today.weekday())
     if today == monday and local.time() < settings.reports.digest_time:

@@ -15,8 +15,16 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.i18n import translate, translate_plural
-from bot.reports.charts import BAD, GOOD, Bar, Chart, horizontal_bars
-from bot.reports.common import Report, Scope, heading, touchpoint_ids, touchpoint_name
+from bot.reports.charts import BAD, GOOD, Bar, Chart, Legend, horizontal_bars
+from bot.reports.common import (
+    Report,
+    Scope,
+    chart_title,
+    heading,
+    touchpoint_ids,
+    touchpoint_name,
+    try_longer,
+)
 from bot.reports.numbers import count, number, pct, ratio, signed
 from bot.reports.texts import REPORTS
 from storage import reports as report_queries
@@ -52,7 +60,8 @@ class Outcome:
     negative_amount: float | None
     positive_later: float | None  # mean spent within the window after the event
     negative_later: float | None
-    has_amounts: bool
+    has_amounts: bool  # some surveyed event carried an amount
+    has_later: bool  # some comeback carried an amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +103,9 @@ async def build_drivers(db: Database, settings: Settings, scope: Scope) -> Drive
             gaps.append((str(key), gap_sum / surveys, surveys))
     gaps.sort(key=lambda item: (item[1], item[0]))
 
-    rows = await report_queries.outcomes(db, start, end, settings.reports.comeback_window)
+    ids = await touchpoint_ids(db)
+    comeback_ids = [ids[key] for key in sorted(settings.comeback_keys()) if key in ids]
+    rows = await report_queries.outcomes(db, start, end, settings.reports.comeback_window, comeback_ids)
     by_key: dict[str, dict[str, report_queries.OutcomeRow]] = {}
     for row in rows:
         key = keys.get(row.touchpoint_id)
@@ -116,8 +127,8 @@ async def build_drivers(db: Database, settings: Settings, scope: Scope) -> Drive
                 negative_amount=ratio(bad.amount_sum, bad.amount_events) if bad else None,
                 positive_later=ratio(good.later_amount_sum, good.events) if good else None,
                 negative_later=ratio(bad.later_amount_sum, bad.events) if bad else None,
-                has_amounts=any(r.amount_events for r in found.values())
-                or any(r.later_amount_sum for r in found.values()),
+                has_amounts=any(r.amount_events for r in found.values()),
+                has_later=any(r.later_amount_sum for r in found.values()),
             )
         )
     outcomes.sort(key=lambda o: (-_comeback_difference(o), o.key))
@@ -147,7 +158,9 @@ def render_drivers(
     lines = heading(title, period, settings, language)
     ranked = [d for d in report.drivers if d.impact is not None]
     if not report.drivers and not report.gaps:
-        lines.append(translate(REPORTS, "drivers_none", language))
+        lines.append(
+            translate(REPORTS, "drivers_none", language, hint=try_longer("/touchpoints", period, language))
+        )
         return Report("\n".join(lines))
     if report.drivers:
         lines.append(translate(REPORTS, "drivers_header", language))
@@ -178,7 +191,10 @@ def render_drivers(
                     )
                 )
     if report.gaps:
-        lines.extend(["", translate(REPORTS, "gaps_header", language)])
+        negative = any(gap < 0 for _, gap, _ in report.gaps)
+        lines.extend(
+            ["", translate(REPORTS, "gaps_header" if negative else "gaps_header_positive", language)]
+        )
         for key, gap, surveys in report.gaps[:TOP_GAPS]:
             lines.append(
                 translate_plural(
@@ -192,7 +208,12 @@ def render_drivers(
                 )
             )
     if report.outcomes:
-        lines.extend(["", translate(REPORTS, "outcomes_header", language, window=_window(settings))])
+        comeback = ", ".join(
+            touchpoint_name(settings, key, language) for key in sorted(settings.comeback_keys())
+        )
+        lines.extend(
+            ["", translate(REPORTS, "outcomes_header", language, window=_window(settings), comeback=comeback)]
+        )
         for outcome in report.outcomes:
             lines.append(
                 translate(
@@ -212,6 +233,14 @@ def render_drivers(
                         language,
                         good_amount=number(outcome.positive_amount, 2, language),
                         bad_amount=number(outcome.negative_amount, 2, language),
+                    )
+                )
+            if outcome.has_later:
+                lines.append(
+                    translate(
+                        REPORTS,
+                        "outcome_later",
+                        language,
                         good_later=number(outcome.positive_later, 2, language),
                         bad_later=number(outcome.negative_later, 2, language),
                     )
@@ -235,17 +264,31 @@ def render_drivers(
 
 
 def drivers_chart(report: DriverReport, settings: Settings, language: str) -> Chart:
-    title = translate(REPORTS, "chart_drivers_title", language, period=report.scope.period.label)
+    """Signed bars: a touchpoint that pulls satisfaction down is drawn below zero, in red."""
+    period = report.scope.period
+    title = chart_title(
+        settings, translate(REPORTS, "chart_drivers_title", language, period=period.label), period, language
+    )
+    ranked = [d for d in report.drivers if d.impact is not None]
     bars = [
         Bar(
             label=html.unescape(touchpoint_name(settings, d.key, language)),
-            value=abs(d.impact or 0.0),
+            value=d.impact or 0.0,
             note=f"{signed(d.impact, 2, language)} (n={count(d.customers, language)})",
             color=GOOD if (d.impact or 0.0) >= 0 else BAD,
         )
-        for d in report.drivers
-        if d.impact is not None
+        for d in ranked
     ]
+    reach = max([abs(bar.value) for bar in bars] + [0.5]) * 1.5
     return horizontal_bars(
-        title, bars, xlabel=translate(REPORTS, "chart_drivers_axis", language), filename="drivers.png"
+        title,
+        bars,
+        xlabel=translate(REPORTS, "chart_drivers_axis", language),
+        xmin=-reach,
+        xmax=reach,
+        legend=[
+            Legend(GOOD, translate(REPORTS, "chart_drivers_lifts", language)),
+            Legend(BAD, translate(REPORTS, "chart_drivers_pulls", language)),
+        ],
+        filename="drivers.png",
     )

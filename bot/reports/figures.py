@@ -15,9 +15,11 @@ UNINFORMATIVE_EMOTIONS = frozenset({"neutral"})
 
 @dataclass(frozen=True, slots=True)
 class Figures:
+    # The counts as defined once in storage.reports.RESPONSE_RULES (surveys invited in the period).
     invited: int
+    responses: int
     completed: int
-    response_rate: float | None  # completed / invited (surveys invited in the period)
+    response_rate: float | None  # responses / invited
     ratings: int
     csat: float | None  # share of ratings that are 4 or 5
     mean_rating: float | None
@@ -45,8 +47,9 @@ def figures(aggregate: Aggregate) -> Figures:
     )
     return Figures(
         invited=aggregate.invited,
+        responses=aggregate.responded,
         completed=aggregate.completed,
-        response_rate=ratio(aggregate.completed, aggregate.invited),
+        response_rate=ratio(aggregate.responded, aggregate.invited),
         ratings=aggregate.ratings,
         csat=ratio(aggregate.satisfied, aggregate.ratings),
         mean_rating=ratio(aggregate.rating_sum, aggregate.ratings),

@@ -2,8 +2,9 @@
 
 A transition A → B is a customer's event at A followed by their next event at B within the comeback window;
 "turns negative" means the experience at B was negative while at A it was not (or was not asked). An event
-with no next event inside the window is a drop-out, reported for every touchpoint except the last stage
-(there the journey is meant to end).
+with no next event inside the window is a drop-out only where the journey is not meant to end: journey
+ends are the touchpoints marked ``journey_end`` in the config and those of the last stage (a customer who
+goes no further after a delivery has finished the journey, not dropped out of it).
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.i18n import translate
-from bot.reports.charts import Bar, Chart, horizontal_bars, share_color
-from bot.reports.common import Report, Scope, heading, touchpoint_ids, touchpoint_name
+from bot.reports.charts import Bar, Chart, colored_bars
+from bot.reports.common import (
+    Report,
+    Scope,
+    chart_title,
+    heading,
+    touchpoint_ids,
+    touchpoint_name,
+    try_longer,
+)
 from bot.reports.numbers import count, pct, ratio
 from bot.reports.texts import REPORTS
 from storage import reports as report_queries
@@ -57,6 +66,7 @@ async def build_journey(db: Database, settings: Settings, scope: Scope) -> Journ
     keys = {tp_id: key for key, tp_id in (await touchpoint_ids(db)).items()}
     stages = {tp.key: tp.stage for tp in settings.touchpoints}
     last_stage = max(stages.values(), default=0)
+    ends = settings.journey_ends()
     rows = await report_queries.transitions(
         db, scope.period.start, scope.period.end, settings.reports.comeback_window
     )
@@ -79,7 +89,7 @@ async def build_journey(db: Database, settings: Settings, scope: Scope) -> Journ
     dropouts = [
         DropOut(key, events[key], dropped.get(key, 0))
         for key in sorted(events, key=lambda k: (stages.get(k, last_stage), k))
-        if stages.get(key, last_stage) < last_stage
+        if key in stages and key not in ends
     ]
     flaggable = [t for t in transitions if t.count >= MIN_FOR_FLAG and t.turned_negative]
     congested = max(flaggable, key=lambda t: (t.turned_negative or 0.0, t.count), default=None)
@@ -97,7 +107,9 @@ def render_journey(journey: Journey, settings: Settings, language: str, *, with_
     title = translate(REPORTS, "journey_title", language, period=period.label)
     lines = heading(title, period, settings, language)
     if not journey.transitions:
-        lines.append(translate(REPORTS, "journey_none", language))
+        lines.append(
+            translate(REPORTS, "journey_none", language, hint=try_longer("/journey", period, language))
+        )
         return Report("\n".join(lines))
 
     def name(key: str) -> str:
@@ -117,7 +129,10 @@ def render_journey(journey: Journey, settings: Settings, language: str, *, with_
             )
         )
     if journey.dropouts:
-        lines.extend(["", translate(REPORTS, "dropout_header", language, window=_window(settings))])
+        ends = ", ".join(touchpoint_name(settings, key, language) for key in sorted(settings.journey_ends()))
+        lines.extend(
+            ["", translate(REPORTS, "dropout_header", language, window=_window(settings), ends=ends)]
+        )
         for dropout in journey.dropouts:
             lines.append(
                 translate(
@@ -166,20 +181,47 @@ def render_journey(journey: Journey, settings: Settings, language: str, *, with_
 
 
 def journey_chart(journey: Journey, settings: Settings, language: str) -> Chart:
-    title = translate(REPORTS, "chart_journey_title", language, period=journey.scope.period.label)
+    """Customers per transition as bar length, the share turning negative as colour (with its scale), and the
+    drop-out per touchpoint in a second panel."""
+    period = journey.scope.period
+    title = chart_title(
+        settings, translate(REPORTS, "chart_journey_title", language, period=period.label), period, language
+    )
+    shown = journey.transitions[:TOP_TRANSITIONS]
     bars = []
-    for transition in journey.transitions[:TOP_TRANSITIONS]:
-        negative = transition.turned_negative
+    for transition in shown:
         source = html.unescape(touchpoint_name(settings, transition.source, language))
         target = html.unescape(touchpoint_name(settings, transition.target, language))
         bars.append(
             Bar(
                 label=f"{source} → {target}",
                 value=float(transition.count),
-                note=pct(negative, language),
-                color=share_color(None if negative is None else 1 - negative, good=0.9, bad=0.75),
+                note=translate(
+                    REPORTS,
+                    "chart_journey_note",
+                    language,
+                    count=count(transition.count, language),
+                    negative=pct(transition.turned_negative, language),
+                ),
             )
         )
-    return horizontal_bars(
-        title, bars, xlabel=translate(REPORTS, "chart_journey_axis", language), filename="journey.png"
+    side = [
+        Bar(
+            label=html.unescape(touchpoint_name(settings, dropout.key, language)),
+            value=(dropout.share or 0.0) * 100,
+            note=f"{pct(dropout.share, language)} (n={count(dropout.events, language)})",
+            color="#6d4c41",
+        )
+        for dropout in journey.dropouts
+    ]
+    return colored_bars(
+        title,
+        bars,
+        [transition.turned_negative for transition in shown],
+        xlabel=translate(REPORTS, "chart_journey_axis", language),
+        scale_label=translate(REPORTS, "chart_journey_scale", language),
+        side_title=translate(REPORTS, "chart_dropout_title", language, window=_window(settings)),
+        side=side,
+        side_xlabel=translate(REPORTS, "chart_dropout_axis", language),
+        filename="journey.png",
     )

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.i18n import translate
-from bot.reports.common import Report, ReportError, touchpoint_ids, touchpoint_name
+from bot.reports.common import Report, ReportError, touchpoint_ids, touchpoint_name, try_longer
 from bot.reports.numbers import pct, signed
 from bot.reports.periods import Period, PeriodError, looks_like_period, parse_period
 from bot.reports.texts import REPORTS
@@ -117,10 +117,11 @@ def render_quotes(quotes: Quotes, settings: Settings, language: str) -> Report:
         "",
     ]
     if not quotes.quotes:
+        words = " ".join(
+            w for w in ("/quotes", request.touchpoint, request.sentiment or request.emotion) if w
+        )
         lines.append(
-            translate(
-                REPORTS, "quotes_none", language, key=request.touchpoint, filter=html.escape(label)
-            ).replace("  ", " ")
+            translate(REPORTS, "quotes_none", language, hint=try_longer(words, request.period, language))
         )
         return Report("\n".join(lines))
     for quote in quotes.quotes:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.i18n import translate, translate_plural
-from bot.reports.common import Report, Scope, heading
+from bot.reports.common import Report, Scope, heading, try_longer
 from bot.reports.figures import Figures, figures
 from bot.reports.numbers import count, number, pct, signed
 from bot.reports.texts import REPORTS
@@ -49,7 +49,9 @@ def render_segments(segments: Segments, settings: Settings, language: str) -> Re
     title = translate(REPORTS, "segments_title", language, period=period.label)
     lines = heading(title, period, settings, language)
     if not segments.segments:
-        lines.append(translate(REPORTS, "segments_none", language))
+        lines.append(
+            translate(REPORTS, "segments_none", language, hint=try_longer("/segments", period, language))
+        )
         return Report("\n".join(lines))
     for segment in segments.segments:
         flag = "🔴" if segment.below_minimum else ("🟢" if segment.minimum is not None else "⚪")

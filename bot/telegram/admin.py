@@ -12,9 +12,8 @@ from telegram.ext import CommandHandler
 
 from bot.i18n import Catalogue, translate, translate_plural
 from bot.reports.exports import ExportError, export_answers, parse_export_request
-from bot.telegram.common import user_language
 from bot.telegram.services import MomentoApplication, MomentoContext
-from bot.telegram.staff import staff_command
+from bot.telegram.staff import staff_command, staff_language
 from storage import audit
 from storage import staff as staff_repo
 from storage.db import utcnow
@@ -37,7 +36,8 @@ def _parse_user_id(value: str) -> int | None:
 @staff_command(admin=True)
 async def staff(update: Update, context: MomentoContext) -> None:
     """/staff add <user id> [staff|admin] [name] · /staff remove <user id> · /staff list"""
-    message, found, language = update.effective_message, context.services, user_language(update)
+    message, found = update.effective_message, context.services
+    language = await staff_language(update, context)
     assert message is not None and update.effective_user is not None
     actor = update.effective_user.id
     args = list(context.args or [])
@@ -97,8 +97,9 @@ async def staff(update: Update, context: MomentoContext) -> None:
 
 @staff_command(admin=True)
 async def export(update: Update, context: MomentoContext) -> None:
-    """/export [csv|xlsx|jsonl] [period] [touchpoint]: the answers as a document, audited."""
-    message, found, language = update.effective_message, context.services, user_language(update)
+    """/export [csv|xlsx|jsonl] [answers|surveys] [period] [touchpoint]: a document, audited."""
+    message, found = update.effective_message, context.services
+    language = await staff_language(update, context)
     assert message is not None and update.effective_user is not None
     now = utcnow()
     try:
@@ -111,7 +112,7 @@ async def export(update: Update, context: MomentoContext) -> None:
         destination = Path(folder) / request.filename(now)
         try:
             result = await export_answers(
-                found.db, request, destination, actor=f"telegram:{update.effective_user.id}"
+                found.db, request, destination, found.settings, actor=f"telegram:{update.effective_user.id}"
             )
         except ExportError as exc:
             await message.reply_text(translate(ADMIN, "export_usage", language, reason=html.escape(str(exc))))
@@ -124,7 +125,7 @@ async def export(update: Update, context: MomentoContext) -> None:
             return
         caption = translate_plural(
             ADMIN,
-            "export_caption",
+            "export_caption" if request.rows == "answers" else "export_caption_surveys",
             result.rows,
             language,
             rows=result.rows,

@@ -6,34 +6,64 @@ Resources (database, classifier, background clocks) are opened in ``post_init`` 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, BotCommandScopeChat, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, ApplicationBuilder, Defaults
+from telegram.ext import AIORateLimiter, Defaults
+from telegram.request import HTTPXRequest, RequestData
 
 from bot.api.ingest import sync_configured_touchpoints
-from bot.config import SUPPORTED_LANGUAGES, Settings
+from bot.config import SUPPORTED_LANGUAGES, Settings, StartupError
 from bot.conversation.wiring import build_cx_services
 from bot.i18n import FALLBACK_LANGUAGE
 from bot.outreach.pacing import ChatPacer
-from bot.telegram import admin, clock, common, private, staff
+from bot.outreach.wire import WireJournal
+from bot.telegram import admin, clock, common, private, retention, staff
+from bot.telegram.inbox import DurableUpdateQueue, InboxProcessor, replay_pending
 from bot.telegram.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
 from bot.telegram.messenger import TelegramMessenger
 from bot.telegram.services import CONTEXT_TYPES, MomentoApplication, Services, services
+from bot.telegram.updates import TolerantApplicationBuilder
 from sentiment import Classifier, open_classifier
-from storage.db import Database
+from sentiment.detect import warm_up
+from storage.db import Database, SchemaError
 
 log = logging.getLogger(__name__)
+
+
+class _WireRequest(HTTPXRequest):
+    """PTB's HTTP transport, noting each invitation the moment its request goes out (after the rate
+    limiter's wait), so a restart knows which interrupted invitations never left (bot.outreach.wire)."""
+
+    def __init__(self, journal: WireJournal | None) -> None:
+        super().__init__(connection_pool_size=256)  # what ApplicationBuilder gives the bot by default
+        self._journal = journal
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        if self._journal is not None and request_data is not None and url.endswith("/sendMessage"):
+            markup = request_data.json_parameters.get("reply_markup")
+            if markup:
+                try:
+                    self._journal.record_markup(markup)
+                except OSError as exc:
+                    log.warning("wire journal not written (%s)", exc)
+        return await super().do_request(url, method, request_data, *args, **kwargs)
 
 
 def build_application(settings: Settings, *, classifier: Classifier | None = None) -> MomentoApplication:
     """The configured Application; pass *classifier* to reuse a loaded model (tests, demo)."""
     token = settings.require_token().get_secret_value()
+    queue = DurableUpdateQueue()
+    wire = WireJournal.beside(settings.storage.path)
     builder = (
-        ApplicationBuilder()
+        TolerantApplicationBuilder()
         .token(token)
         .base_url(settings.telegram.base_url)
         .base_file_url(settings.telegram.base_file_url)
@@ -41,7 +71,9 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
             Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
         )
         .rate_limiter(AIORateLimiter(max_retries=settings.telegram.max_retries))
-        .concurrent_updates(True)
+        .request(_WireRequest(wire))
+        .update_queue(queue)
+        .concurrent_updates(InboxProcessor(queue))
         .context_types(CONTEXT_TYPES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -52,6 +84,7 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
     application: MomentoApplication = builder.build()
     application.bot_data.settings = settings
     application.bot_data.lent_classifier = classifier
+    application.bot_data.wire = wire
     _register_handlers(application)
     return application
 
@@ -62,6 +95,7 @@ def _register_handlers(application: MomentoApplication) -> None:
     private.register(application)
     staff.register(application)
     admin.register(application)
+    retention.register(application)
     common.register_fallbacks(application)
     application.add_error_handler(common.on_error)
 
@@ -70,18 +104,56 @@ async def _post_init(application: MomentoApplication) -> None:
     settings = application.bot_data.settings
     assert settings is not None
     lent = application.bot_data.lent_classifier
-    db = await Database.open(settings.storage.path)
+    db = await _open_database(settings)
     try:
         await sync_configured_touchpoints(db, settings)
-        classifier = lent if lent is not None else await open_classifier(settings.sentiment)
+        classifier = lent if lent is not None else await _open_model(settings)
+        await asyncio.to_thread(warm_up, SUPPORTED_LANGUAGES)  # not on a customer's first message
     except BaseException:
         await db.close()
         raise
     messenger = TelegramMessenger(application.bot, ChatPacer(settings.telegram.per_chat_interval))
     cx = build_cx_services(db, settings, classifier, messenger)
+    cx.outreach.wire = application.bot_data.wire
     application.bot_data.services = Services(settings, db, classifier, cx, owns_classifier=lent is None)
+    queue = application.update_queue
+    if isinstance(queue, DurableUpdateQueue):
+        queue.attach(db)
+        await replay_pending(queue, application.bot)
     clock.start_clock(application)
     await _set_command_menus(application, settings)
+
+
+async def _open_database(settings: Settings) -> Database:
+    """The database, or StartupError naming why not (locked by another process, newer than this Momento)."""
+    path = settings.storage.path
+    try:
+        return await Database.open(path)
+    except SchemaError as exc:
+        raise StartupError(str(exc)) from exc
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StartupError(
+                f"the database {path} is locked by another process (another `momento run`, or a tool "
+                "holding a write transaction): stop it, then start again"
+            ) from exc
+        raise StartupError(f"cannot open the database {path} ({exc}): check storage.path") from exc
+    except OSError as exc:
+        raise StartupError(
+            f"cannot open the database {path} ({exc.strerror or exc}): check storage.path and its permissions"
+        ) from exc
+
+
+async def _open_model(settings: Settings) -> Classifier:
+    """The configured classifier, or StartupError naming the file that is missing or unreadable."""
+    try:
+        return await open_classifier(settings.sentiment)
+    except (OSError, ValueError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StartupError(
+            f"the sentiment model could not be loaded ({detail}): check the [sentiment] paths "
+            "(encoder_path, heads_path, adapter_path) or reinstall Momento"
+        ) from exc
 
 
 async def _post_shutdown(application: MomentoApplication) -> None:
@@ -89,6 +161,11 @@ async def _post_shutdown(application: MomentoApplication) -> None:
     found, application.bot_data.services = application.bot_data.services, None
     if found is None:
         return
+    queue = application.update_queue
+    if isinstance(queue, DurableUpdateQueue):
+        queue.db = None
+    await found.recovery.drain()
+    await found.cx.replies.flush()
     if found.owns_classifier:
         await found.classifier.aclose()
     await found.db.close()

@@ -4,15 +4,22 @@ alerts, failed analyses). Started from the composition root once the services ar
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from bot.conversation.analysis import retry_pending
 from bot.telegram.services import MomentoApplication, MomentoContext, services
+from storage.db import utcnow
+from storage.inbox import prune_done
 
 log = logging.getLogger(__name__)
 
 JOB_NAME = "momento-outreach"
+REPLIES_JOB = "momento-replies"
+REPLY_RETRY = timedelta(seconds=2)
 # Failed analyses are retried every this many ticks.
 ANALYSIS_RETRY_EVERY = 10
+# Handled updates are kept this long: a redelivery within it is recognised and not handled twice.
+INBOX_KEPT = timedelta(days=2)
 
 
 def start_clock(application: MomentoApplication) -> None:
@@ -22,12 +29,27 @@ def start_clock(application: MomentoApplication) -> None:
         return
     interval = services(application).settings.survey.tick_interval
     application.job_queue.run_repeating(_tick, interval=interval, first=0.1, name=JOB_NAME)
+    # Replies Telegram did not take (429, 5xx) are retried within seconds, not at the next outreach tick.
+    application.job_queue.run_repeating(
+        _deliver, interval=min(interval, REPLY_RETRY), first=REPLY_RETRY, name=REPLIES_JOB
+    )
 
 
 def stop_clock(application: MomentoApplication) -> None:
     if application.job_queue is not None:
-        for job in application.job_queue.get_jobs_by_name(JOB_NAME):
-            job.schedule_removal()
+        for name in (JOB_NAME, REPLIES_JOB):
+            for job in application.job_queue.get_jobs_by_name(name):
+                job.schedule_removal()
+
+
+async def _deliver(context: MomentoContext) -> None:
+    found = context.bot_data.services
+    if found is None:
+        return
+    try:
+        await found.cx.replies.deliver_due()
+    except Exception:
+        log.exception("delivering owed replies failed")
 
 
 async def _tick(context: MomentoContext) -> None:
@@ -35,11 +57,14 @@ async def _tick(context: MomentoContext) -> None:
     if found is None:
         return  # shutting down
     try:
+        # What customers are owed first (after a restart: everything not yet confirmed), then outreach.
+        await found.cx.replies.deliver_due()
         await found.outreach.tick()
         await found.recovery.post_unposted()
         context.bot_data.ticks += 1
         if context.bot_data.ticks % ANALYSIS_RETRY_EVERY == 0:
             await retry_pending(found.db, found.classifier)
+            await prune_done(found.db, before=utcnow() - INBOX_KEPT)
     except Exception:
         # The clock must survive anything: the next tick tries again.
         log.exception("outreach tick failed")

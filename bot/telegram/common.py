@@ -8,7 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import CommandHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.accounts.roles import is_staff
 from bot.i18n import COMMON, pick_language, translate
@@ -60,6 +60,12 @@ async def on_error(update: object, context: MomentoContext) -> None:
             "kind": _update_kind(update),
         }
     log.error("error while handling an update %s", description, exc_info=error)
+    if isinstance(update, Update) and update.callback_query is not None:
+        # A press whose handler failed is still answered: the button must never spin.
+        try:
+            await update.callback_query.answer(translate(COMMON, "button_unknown", user_language(update)))
+        except TelegramError as exc:
+            log.debug("could not answer the failed press: %s", exc)
     if (
         isinstance(update, Update)
         and update.effective_chat is not None
@@ -85,6 +91,14 @@ def register(application: MomentoApplication) -> None:
     application.add_handler(CommandHandler("help", show_help))
 
 
+async def unknown_press(update: Update, context: MomentoContext) -> None:
+    """A button whose data no feature claims (an old bot's, a forged one): answered, so it never spins."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer(translate(COMMON, "button_unknown", user_language(update)))
+
+
 def register_fallbacks(application: MomentoApplication) -> None:
-    """Must be registered last: in group 0 it only sees commands no feature handled."""
+    """Must be registered last: in group 0 they only see commands and presses no feature handled."""
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
+    application.add_handler(CallbackQueryHandler(unknown_press))

@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 from telegram.error import BadRequest, Forbidden, RetryAfter, TimedOut
 
 from bot.messaging import Button, DeliveryUnknown, OutgoingMessage, RecipientUnreachable, RetryLater
@@ -18,6 +24,21 @@ def keyboard(buttons: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarkup | 
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(button.text, callback_data=button.data) for button in row] for row in buttons]
     )
+
+
+def markup(
+    message: OutgoingMessage,
+) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    """Inline buttons, or the one-tap "share my number" keyboard, or taking that keyboard away."""
+    if message.contact_request:
+        return ReplyKeyboardMarkup(
+            [[KeyboardButton(message.contact_request, request_contact=True)]],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+    if message.remove_keyboard and not message.buttons:
+        return ReplyKeyboardRemove()
+    return keyboard(message.buttons)
 
 
 def _seconds(value: int | float | timedelta) -> float:
@@ -34,9 +55,7 @@ class TelegramMessenger:
     async def send(self, message: OutgoingMessage) -> int:
         await self._pacer.wait(message.chat_id)
         try:
-            sent = await self._bot.send_message(
-                message.chat_id, message.text, reply_markup=keyboard(message.buttons)
-            )
+            sent = await self._bot.send_message(message.chat_id, message.text, reply_markup=markup(message))
         except Forbidden as exc:
             raise RecipientUnreachable(str(exc)) from exc
         except RetryAfter as exc:

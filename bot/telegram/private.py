@@ -13,6 +13,7 @@ import logging
 from typing import Literal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -21,8 +22,9 @@ from telegram.ext import (
 )
 
 from bot.config import SUPPORTED_LANGUAGES
-from bot.i18n import COMMON, Catalogue, translate
+from bot.i18n import COMMON, Catalogue, translate, translate_plural
 from bot.messaging import AccountPress, IncomingPress, IncomingText, Sender, decode, encode
+from bot.telegram.common import user_language
 from bot.telegram.services import MomentoApplication, MomentoContext
 from storage.db import utcnow
 
@@ -43,7 +45,6 @@ _NON_TEXT = (
     | filters.Document.ALL
     | filters.LOCATION
     | filters.VENUE
-    | filters.CONTACT
     | filters.POLL
     | filters.Dice.ALL
 )
@@ -79,7 +80,9 @@ async def start(update: Update, context: MomentoContext) -> None:
     customer = await accounts.customer_for(sender)
     language = accounts.language_of(customer, sender)
     name = html.escape(sender.display_name or "")
-    company = html.escape(context.bot.first_name or "us")
+    company = html.escape(
+        context.services.settings.company.name_in(language) or context.bot.first_name or "us"
+    )
     await message.reply_text(
         translate(COMMON, "welcome", language, name=name, company=company),
         reply_markup=_markup([[(translate(CUSTOMER, "offer_feedback", language), AccountPress("fb"))]]),
@@ -90,6 +93,9 @@ async def _start_with_link(update: Update, context: MomentoContext, sender: Send
     message = update.effective_message
     assert message is not None
     linked = await context.services.accounts.link(sender, payload)
+    if linked.refused == "taken":
+        await message.reply_text(translate(CUSTOMER, "link_taken", linked.language))
+        return
     if linked.customer is None:
         await message.reply_text(translate(CUSTOMER, "link_invalid", linked.language))
         return
@@ -158,10 +164,17 @@ async def my_data(update: Update, context: MomentoContext) -> None:
     accounts = context.services.accounts
     customer = await accounts.customer_for(sender)
     document = json.dumps(await accounts.export(customer), ensure_ascii=False, indent=2, default=str)
+    language = accounts.language_of(customer, sender)
+    retention = context.services.settings.privacy.retention
+    if retention is None:
+        kept = translate(CUSTOMER, "mydata_no_retention", language)
+    else:
+        days = max(1, retention.days)
+        kept = translate_plural(CUSTOMER, "mydata_retention", days, language, days=days)
     await message.reply_document(
         document=io.BytesIO(document.encode("utf-8")),
         filename="my-data.json",
-        caption=translate(CUSTOMER, "mydata", accounts.language_of(customer, sender)),
+        caption=f"{translate(CUSTOMER, 'mydata', language)}\n{kept}",
     )
 
 
@@ -191,18 +204,45 @@ async def on_non_text(update: Update, context: MomentoContext) -> None:
         await context.services.engine.on_non_text(sender)
 
 
+async def on_contact(update: Update, context: MomentoContext) -> None:
+    """The customer tapped "share my phone number" (or sent a contact): the call-back card shows it."""
+    message, sender = update.message, sender_of(update)
+    if message is None or sender is None or message.contact is None:
+        return
+    contact = message.contact
+    if contact.user_id is not None and contact.user_id != sender.user_id:
+        # Someone else's card: not the customer's own number, so nothing to show the team.
+        await context.services.engine.on_non_text(sender)
+        return
+    await context.services.engine.on_contact(
+        sender, contact.phone_number, message_id=message.message_id, at=utcnow()
+    )
+
+
 async def on_press(update: Update, context: MomentoContext) -> None:
-    """Survey buttons go to the dialogue; the customer's own account buttons are handled here."""
+    """Survey buttons go to the dialogue; the customer's own account buttons are handled here.
+
+    Customer buttons act only in the presser's private chat (a forged one pressed in a group must not move
+    their chat there), and the dialogue acts only on the presser's own survey. Every press is answered."""
     query, sender = update.callback_query, sender_of(update)
-    if query is None or sender is None or query.data is None:
+    if query is None:
+        return
+    chat = update.effective_chat
+    if sender is None or chat is None or chat.type != ChatType.PRIVATE or chat.id != sender.user_id:
+        await query.answer(translate(COMMON, "button_private_only", user_language(update)), show_alert=True)
+        return
+    press = decode(query.data)
+    if press is None:
+        await query.answer(translate(COMMON, "button_unknown", user_language(update)))
         return
     message_id = query.message.message_id if query.message is not None else None
-    press = decode(query.data)
     if isinstance(press, AccountPress):
         await query.answer()
         await _account_choice(context, sender, press, message_id)
         return
-    result = await context.services.engine.on_press(IncomingPress(sender, query.data, message_id, utcnow()))
+    result = await context.services.engine.on_press(
+        IncomingPress(sender, encode(press), message_id, utcnow())
+    )
     await query.answer(text=result.toast, show_alert=result.alert)
 
 
@@ -248,5 +288,6 @@ def register(application: MomentoApplication) -> None:
             _PRIVATE & filters.UpdateType.EDITED_MESSAGE & filters.TEXT & ~filters.COMMAND, on_edit
         )
     )
+    add(MessageHandler(_PRIVATE & filters.UpdateType.MESSAGE & filters.CONTACT, on_contact))
     add(MessageHandler(_PRIVATE & filters.UpdateType.MESSAGE & _NON_TEXT, on_non_text))
     add(CallbackQueryHandler(on_press, pattern=r"^(sv|cx):"))

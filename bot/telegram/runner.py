@@ -14,7 +14,7 @@ import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, RedactSecrets, Settings, StartupError, install_redaction
 from bot.telegram.app import MomentoApplication, build_application
 
 log = logging.getLogger(__name__)
@@ -22,22 +22,47 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: Settings) -> RedactSecrets:
+    """Log lines with time and source, and never a secret in them (see bot.config.RedactSecrets)."""
     logging.basicConfig(
         level=settings.logging.level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # httpx logs every poll at INFO, which drowns what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    return install_redaction(settings)
+
+
+def explain_startup_failure(exc: BaseException, settings: Settings) -> str | None:
+    """One line naming the cause and what to do for each failure we know at start-up; None otherwise."""
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.api.server import ListenError
+
+    base_url = settings.telegram.base_url
+    if isinstance(exc, InvalidToken):
+        # PTB's own message quotes the token; never print it.
+        return (
+            f"telegram.token was refused by the Bot API at {base_url} "
+            "(check MOMENTO_TELEGRAM__TOKEN: the token @BotFather gave you)"
+        )
+    if isinstance(exc, NetworkError):  # includes TimedOut
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return (
+            f"cannot reach the Telegram Bot API at {base_url} ({reason}): check the network, the proxy "
+            "variables (HTTPS_PROXY) or telegram.base_url, then start again"
+        )
+    if isinstance(exc, ListenError | StartupError | ConfigError):
+        return str(exc)
+    return None
 
 
 def run_polling(settings: Settings) -> None:
     """Blocks until SIGINT/SIGTERM; serves the ingestion API alongside when server.enabled."""
     application = build_application(settings)
     log.info("Momento starting (long polling against %s)", settings.telegram.base_url)
-    if not settings.server.enabled:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
-        return
+    # Our own start-up, also without the HTTP server: PTB's run_polling logs a traceback of its own for a
+    # failed start, and the CLI's one line must be all an operator sees.
     _run(_until_signalled(settings, application, webhook=False))
 
 
@@ -104,7 +129,8 @@ async def serve(
     stop: asyncio.Event,
     ready: Callable[[str], Any] | None = None,
 ) -> None:
-    """Run the bot and the HTTP server until *stop* is set; *ready* gets the server's base URL.
+    """Run the bot and (when server.enabled) the HTTP server until *stop* is set; *ready* gets the server's
+    base URL ("" without a server).
 
     Start-up and shut-down follow PTB's own run_polling/run_webhook order (initialize, post_init, start;
     stop, post_stop, shutdown, post_shutdown), so the composition root's hooks behave exactly as there.
@@ -117,15 +143,20 @@ async def serve(
     try:
         if application.post_init is not None:
             await application.post_init(application)
-        api = create_app(
-            settings,
-            services(application).db,
-            bot_username=lambda: application.bot.username,
-            extra_routes=[webhook_route(settings, application)] if webhook else (),
-            bot_running=lambda: application.running,
-        )
-        async with serving(api, settings.server.host, settings.server.port) as (_, base_url):
-            log.info("HTTP server listening on %s (API docs at %s/docs)", base_url, base_url)
+        async with contextlib.AsyncExitStack() as stack:
+            base_url = ""
+            if settings.server.enabled:
+                api = create_app(
+                    settings,
+                    services(application).db,
+                    bot_username=lambda: application.bot.username,
+                    extra_routes=[webhook_route(settings, application)] if webhook else (),
+                    bot_running=lambda: application.running,
+                )
+                _, base_url = await stack.enter_async_context(
+                    serving(api, settings.server.host, settings.server.port)
+                )
+                log.info("HTTP server listening on %s (API docs at %s/docs)", base_url, base_url)
             await application.start()
             try:
                 if webhook:

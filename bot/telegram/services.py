@@ -19,6 +19,7 @@ from bot.conversation.engine import SurveyEngine
 from bot.conversation.wiring import CxServices
 from bot.outreach.dispatch import Outreach
 from bot.outreach.invitations import Invitations
+from bot.outreach.wire import WireJournal
 from bot.recovery.alerts import Recovery
 from sentiment import Classifier
 from storage.db import Database
@@ -62,6 +63,8 @@ class BotData:
         # A preloaded classifier a caller lends us (tests, demo); post_shutdown leaves it open.
         self.lent_classifier: Classifier | None = None
         self.services: Services | None = None
+        # Where invitations that really left for Telegram are noted (bot.outreach.wire).
+        self.wire: WireJournal | None = None
         # Outreach ticks so far (the clock retries failed analyses every few ticks).
         self.ticks = 0
 

@@ -31,6 +31,7 @@ from bot.reports.summary import build_summary, render_summary
 from bot.reports.texts import REPORTS
 from bot.telegram.common import user_language
 from bot.telegram.services import MomentoApplication, MomentoContext
+from storage import customers as customer_repo
 from storage.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,16 @@ async def allowed(update: Update, context: MomentoContext, *, admin: bool = Fals
     if message is not None:
         await message.reply_text(translate(COMMON, "not_allowed", user_language(update)))
     return False
+
+
+async def staff_language(update: Update, context: MomentoContext) -> str:
+    """The staff member's own language: their /language choice (kept like a customer's), else their
+    Telegram language, else English — never the group's or the bot's default."""
+    user = update.effective_user
+    if user is None:
+        return user_language(update)
+    chosen = await customer_repo.get_by_telegram_user(context.services.db, user.id)
+    return pick_language(chosen.language if chosen else None, user.language_code)
 
 
 def staff_command(*, admin: bool = False) -> Callable[[Handler], Handler]:
@@ -109,7 +120,8 @@ def _args(context: MomentoContext) -> list[str]:
 @staff_command()
 async def summary(update: Update, context: MomentoContext) -> None:
     """/summary [touchpoint] [period] [tier]"""
-    message, found, language = update.effective_message, context.services, user_language(update)
+    message, found = update.effective_message, context.services
+    language = await staff_language(update, context)
     assert message is not None
     scope = await parse_scope(found.db, found.settings, _args(context), now=utcnow(), language=language)
     result = await build_summary(found.db, found.settings, scope)
@@ -124,7 +136,8 @@ async def _period_report(
     render: Callable[[Any, Settings, str], Report],
 ) -> None:
     """Reports that take only a period: parse it, build from the database, render (charts) off the loop."""
-    message, found, language = update.effective_message, context.services, user_language(update)
+    message, found = update.effective_message, context.services
+    language = await staff_language(update, context)
     assert message is not None
     scope = await parse_scope(
         found.db,
@@ -160,7 +173,8 @@ async def segments(update: Update, context: MomentoContext) -> None:
 @staff_command()
 async def customer(update: Update, context: MomentoContext) -> None:
     """/customer <external id>"""
-    message, found, language = update.effective_message, context.services, user_language(update)
+    message, found = update.effective_message, context.services
+    language = await staff_language(update, context)
     assert message is not None
     history = await build_customer(found.db, " ".join(_args(context)), language)
     await send_report(message, render_customer(history, found.settings, language))
@@ -169,7 +183,8 @@ async def customer(update: Update, context: MomentoContext) -> None:
 @staff_command()
 async def quotes(update: Update, context: MomentoContext) -> None:
     """/quotes <touchpoint> [sentiment or emotion] [period]"""
-    message, found, language = update.effective_message, context.services, user_language(update)
+    message, found = update.effective_message, context.services
+    language = await staff_language(update, context)
     assert message is not None
     request = await parse_quote_request(
         found.db, found.settings, _args(context), now=utcnow(), language=language
@@ -181,7 +196,8 @@ async def quotes(update: Update, context: MomentoContext) -> None:
 @staff_command()
 async def alerts(update: Update, context: MomentoContext) -> None:
     """/alerts: open alerts, oldest first, each as its card with the [Acknowledge / Resolve] buttons."""
-    message, found, language = update.effective_message, context.services, user_language(update)
+    message, found = update.effective_message, context.services
+    language = await staff_language(update, context)
     assert message is not None
     cards, total = await open_alert_cards(found.db, found.settings, limit=MAX_ALERT_CARDS, language=language)
     if not cards:
@@ -219,7 +235,10 @@ async def post_digest(context: MomentoContext) -> None:
 async def on_alert_press(update: Update, context: MomentoContext) -> None:
     """[Acknowledge / Resolve] on an alert card: recovery decides (staff only), the button never spins."""
     query, user = update.callback_query, update.effective_user
-    if query is None or user is None:
+    if query is None:
+        return
+    if user is None:
+        await query.answer(translate(COMMON, "button_unknown", user_language(update)))
         return
     result = await context.services.recovery.on_press(user.id, query.data or "")
     await query.answer(text=result.toast, show_alert=result.alert)

@@ -14,6 +14,7 @@ from telegram import Update
 from bot.api.server import ApiError, read_json
 from bot.config import Settings
 from bot.telegram.services import MomentoApplication
+from bot.telegram.updates import update_id_of
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,16 @@ def webhook_route(settings: Settings, application: MomentoApplication) -> Route:
         data = await read_json(request, limit)
         try:
             update = Update.de_json(data, application.bot)
-        except Exception as exc:  # PTB raises assorted errors on malformed updates
-            raise ApiError(400, "bad_update", f"not a Telegram update: {exc}") from None
+        except Exception:  # PTB raises assorted errors on updates it cannot parse
+            update = None
+        if update is None:
+            # 200, or Telegram sends it again and again; one warning, and the bot goes on.
+            found = update_id_of(data)
+            log.warning(
+                "skipped update %s: python-telegram-bot cannot parse it (a newer or older Bot API?)",
+                found if found is not None else "without an update_id",
+            )
+            return Response(status_code=200)
         await application.update_queue.put(update)
         return Response(status_code=200)
 

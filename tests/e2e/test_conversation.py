@@ -217,7 +217,22 @@ async def test_negative_experience_alerts_the_owning_team_and_only_staff_can_act
     callback_q = await say(bot_api, 44, "Answer the phone and actually fix things.")
     assert callback_q.button_texts() == ["Yes, please", "No, thanks"]
     thanks = await press(bot_api, 44, callback_q, action(callback_q, "cb1"))
-    assert "Thank you so much" in (thanks.plain_text or "")
+    # What happens next, and a one-tap contact button (never required); no "have a great day" here.
+    assert "Someone from our team will contact you soon about your support call" in (thanks.plain_text or "")
+    assert "Have a great day" not in (thanks.plain_text or "")
+    markup = thanks.reply_markup or {}
+    assert markup["keyboard"][0][0]["request_contact"] is True
+    mark = len(bot_api.calls)
+    bot_api.users[44].share_contact("+34 600 111 222")
+    saved = await bot_api.wait_for_call("sendMessage", lambda c: c.chat_id == 44, after=mark)
+    assert "has your number" in (saved.plain_text or "")
+    assert (saved.reply_markup or {}).get("remove_keyboard") is True
+    shown = await bot_api.wait_for_call(
+        "editMessageText",
+        lambda c: c.chat_id == SUPPORT_TEAM_CHAT and "+34 600 111 222" in (c.plain_text or ""),
+        after=mark,
+    )
+    assert "Asked to be contacted" in (shown.plain_text or "")
 
     # A customer who somehow presses the card's button is refused; staff can act.
     ack = next(data for data in card.button_data() if data.endswith(":ack"))

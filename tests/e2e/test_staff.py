@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from typing import Any
@@ -10,6 +11,8 @@ import pytest
 from PIL import Image
 
 from bot.config import Settings
+from bot.telegram.services import services
+from storage import alerts as alert_repo
 from storage import staff as staff_repo
 from storage.db import Database
 from tests.conftest import ADMIN_USER_ID, STAFF_CHAT_ID, AppRunner, SettingsFactory
@@ -38,7 +41,19 @@ async def staff_bot(
         await seed_known(db)
         await staff_repo.add_staff(db, STAFF_ID, "staff", ADMIN_USER_ID)
     app = await running_app(settings, classifier=classifier)
+    await _seeded_alerts_posted(app)
     return settings, app
+
+
+async def _seeded_alerts_posted(app: Any) -> None:
+    """The seed holds open alerts the clock posts to the staff chat on its first tick; wait for that, so a
+    test that reads the staff chat sees its own reply, not one of those cards."""
+    db = services(app).db
+    for _ in range(100):
+        if not await alert_repo.unposted_alerts(db):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the seeded alerts were never posted")
 
 
 async def ask(bot_api: BotApiEmulator, user_id: int, command: str, *args: str, language: str = "en") -> Any:
@@ -69,15 +84,34 @@ async def test_staff_are_refused_admin_commands_but_get_reports(
     reply = await ask(bot_api, STAFF_ID, "summary", "all")
     assert "Responses: 6 of 7 invited (85.7%)" in (reply.plain_text or "")
     photo = await bot_api.wait_for_call("sendPhoto", after=mark)
-    assert photo.params["caption"] == "CSAT by touchpoint · all"
+    # The caption is the chart's title: what it shows, then the dates it covers.
+    assert photo.params["caption"].startswith("CSAT by touchpoint · all\nall data up to ")
     png = photo.files["photo"]
-    assert (
-        png.startswith(b"\x89PNG") and Image.open(io.BytesIO(png)).info["Title"] == "CSAT by touchpoint · all"
-    )
+    image = Image.open(io.BytesIO(png))
+    assert png.startswith(b"\x89PNG") and image.info["Title"] == photo.params["caption"]
+    assert image.size[0] >= 1280
     spanish = await ask(bot_api, STAFF_ID, "segments", "all", language="es")
     assert "Resultados por segmento" in (spanish.plain_text or "")
     bad = await ask(bot_api, STAFF_ID, "summary", "lastyear")
-    assert "I don't understand “lastyear”" in (bad.plain_text or "")
+    assert "That period doesn't work: “lastyear”" in (bad.plain_text or "")
+    last_week = await ask(bot_api, STAFF_ID, "summary", "last-week")
+    assert "Summary · all touchpoints · last-week" in (last_week.plain_text or "")
+
+
+async def test_staff_read_reports_in_the_language_they_chose(bot_api: BotApiEmulator, staff_bot: Any) -> None:
+    """A staff member whose Telegram is in English but who chose Español with /language reads Spanish."""
+    mark = len(bot_api.calls)
+    bot_api.user(STAFF_ID, "Sam", language_code="en").send_command("language")
+    choice = await bot_api.wait_for_message(STAFF_ID, after=mark)
+    buttons = [b["callback_data"] for row in choice.params["reply_markup"]["inline_keyboard"] for b in row]
+    spanish_button = next(data for data in buttons if data.endswith(":es"))
+    mark = len(bot_api.calls)
+    bot_api.user(STAFF_ID, "Sam", language_code="en").press(
+        spanish_button, message_id=choice.response["result"]["message_id"]
+    )
+    await bot_api.wait_for_message(STAFF_ID, after=mark, contains="español")
+    summary = await ask(bot_api, STAFF_ID, "summary", "all", language="en")
+    assert "Resumen" in (summary.plain_text or "") and "Respuestas:" in (summary.plain_text or "")
 
 
 async def test_staff_get_the_driver_and_journey_reports(bot_api: BotApiEmulator, staff_bot: Any) -> None:

@@ -69,6 +69,11 @@ class EmulatedUser:
         content = {"text": text, "entities": [{"type": "bot_command", "offset": 0, "length": len(head)}]}
         return self._send(chat_id, content)
 
+    def share_contact(self, phone: str, *, chat_id: int | None = None) -> int:
+        """A tap on a request_contact keyboard button: the user's own contact card."""
+        contact = {"phone_number": phone, "first_name": self.first_name, "user_id": self.id}
+        return self._send(chat_id, {"contact": contact})
+
     def send_sticker(self, *, chat_id: int | None = None, emoji: str = "👍") -> int:
         file_id = self.emulator._new_file(b"RIFF-sticker", "sticker.webp")
         sticker = {

@@ -23,12 +23,14 @@ TOUCHPOINTS = [
 ]
 
 
-def make_settings(tmp_path: Path, **reports: Any) -> Settings:
+def make_settings(tmp_path: Path, *, ends: tuple[str, ...] = (), **reports: Any) -> Settings:
+    """The seeds' config; *ends*: touchpoints marked ``journey_end`` (support_call, the last stage, is one
+    anyway)."""
     return Settings(
         storage={"path": str(tmp_path / "reports.db")},
         survey={"default_timezone": "UTC"},
         reports={"tier_minimum_csat": {"gold": 0.4, "standard": 0.5}, **reports},
-        touchpoints=TOUCHPOINTS,
+        touchpoints=[{**tp, "journey_end": tp["key"] in ends} for tp in TOUCHPOINTS],
         telegram={"staff_chat_id": -100100, "admin_user_ids": [900]},
     )
 
@@ -151,7 +153,10 @@ class Seeder:
         emotion: str = "neutral",
         text: str = "fine",
         amount: float | None = None,
+        status: str | None = None,
     ) -> int:
+        """An event, its survey invited 1 h later and (with a rating) answered 2 h later; *status* overrides
+        completed/expired (e.g. rated but still in progress)."""
         event_id = await self.event(customer, touchpoint, at, amount)
         completed = rating is not None
         async with self.db.transaction() as conn:
@@ -163,10 +168,12 @@ class Seeder:
                     self.customers[customer],
                     event_id,
                     self.touchpoints[touchpoint],
-                    "completed" if completed else "expired",
+                    status or ("completed" if completed else "expired"),
                     to_db_time(at),
                     to_db_time(at + timedelta(hours=1)),
-                    to_db_time(at + timedelta(hours=2)) if completed else None,
+                    to_db_time(at + timedelta(hours=2))
+                    if completed and status in (None, "completed")
+                    else None,
                     to_db_time(at),
                 ),
             )
@@ -308,4 +315,35 @@ async def seed_known(db: Database) -> Seeder:
     await seed.alert("S3", "c4", "delivery", days(1))
     await seed.alert("S6", "c3", "store_visit", days(10), days(10) + timedelta(hours=2))
     await seed.alert("S5", "c1", "store_visit", days(5), days(5) + timedelta(hours=4))
+    return seed
+
+
+async def seed_conclusions(db: Database) -> Seeder:
+    """Where the old conclusions misled (period: the 30 days before NOW).
+
+    Six deliveries on day 20: c1–c5 negative (c5 rated but still in progress), c6 positive. c1–c3 then call
+    support (contact, not a comeback); c4 and c5 go no further (delivery is where the journey ends); c6 comes
+    back for a store visit on day 10. c1 visited the store before (day 25); c4's store-visit survey was
+    invited just before the period and answered just inside it.
+    """
+    seed = Seeder(db)
+    await seed.setup()
+    await seed.event("c1", "store_visit", days(25))
+    await seed.survey(
+        "V4", "c4", "store_visit", days(30) - timedelta(hours=1, minutes=30), rating=1,
+        experience=-0.8, expectation=0.2, sentiment="negative", emotion="anger", text="Rude",
+    )  # fmt: skip
+    for name in ("c1", "c2", "c3", "c4", "c5"):
+        await seed.survey(
+            f"D{name[1]}", name, "delivery", days(20), rating=1 if name == "c3" else 2,
+            experience=-0.6, expectation=0.2, sentiment="negative", emotion="anger", text="Late again",
+            status="in_progress" if name == "c5" else None,
+        )  # fmt: skip
+    await seed.survey(
+        "D6", "c6", "delivery", days(20), rating=5, experience=0.8, expectation=0.2, sentiment="positive",
+        emotion="joy", text="On time",
+    )  # fmt: skip
+    for name in ("c1", "c2", "c3"):
+        await seed.event(name, "support_call", days(19))
+    await seed.event("c6", "store_visit", days(10))
     return seed

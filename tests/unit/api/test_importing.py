@@ -82,7 +82,10 @@ def test_customers_import_reports_bad_rows_by_line_and_imports_the_good(config: 
     assert "Moon/Base" in errors[1]
     assert "already appears on line 2" in errors[2]
     assert "external_id: required field is missing" in errors[3]
-    assert "6 rows, 2 imported, 4 bad" in result.stdout
+    assert (
+        "customers: 6 rows: 2 imported as new customers, 0 updated, 4 refused: bad rows (listed above)."
+        in (result.stdout)
+    )
     stored = rows(
         config, "SELECT external_id, display_name, language, tier FROM customers ORDER BY external_id"
     )
@@ -109,30 +112,37 @@ def test_events_import_with_extra_columns_semicolons_and_a_bom(config: Path, tmp
         "e-1;c-1;purchase;2026-03-01T10:00:00+01:00;A-100;42.50;\n"
         'e-2;c-1;delivery;2026-03-02T15:30:00Z;A-100;;"{""courier"": ""Rápido""}"\n'
         "e-3;c-2;hotel_stay;2026-03-02T15:30:00Z;;;\n"
-        "e-4;c-2;delivery;2026-03-02 15:30;;;\n"
+        "e-4;c-2;delivery;2026-03-02 15:30;;;\n"  # no offset: read in survey.default_timezone (UTC)
         "e-5;c-2;delivery;2026-03-02T15:30:00Z;;;{not json}\n"
     )
     path = write(tmp_path, "events.csv", text, encoding="utf-8-sig")
     result = momento(config, "import", "events", str(path))
     assert result.exit_code == 1
     errors = [line for line in result.stderr.splitlines() if "line " in line]
-    assert len(errors) == 3
+    assert len(errors) == 2
     assert "line 4: touchpoint: no touchpoint 'hotel_stay'" in errors[0]
-    assert "line 5: occurred_at" in errors[1]
-    assert "line 6: attributes" in errors[2]
-    # Neither customer was linked, so the events are kept without a survey.
-    assert "2 imported, 3 bad (customer_not_linked 2)" in result.stdout
-    stored = rows(
-        config, "SELECT external_id, attributes, amount FROM touchpoint_events ORDER BY external_id"
+    assert "line 6: attributes" in errors[1]
+    # Neither customer was linked, so the events are kept, waiting for the link.
+    assert result.stdout.strip() == (
+        "events: 5 rows: 3 imported and waiting: customer not linked yet (the invitation goes out when they "
+        "link), 2 refused: bad rows (listed above). Times without an offset were read in UTC."
     )
-    assert [row["external_id"] for row in stored] == ["e-1", "e-2"]
+    stored = rows(
+        config,
+        "SELECT external_id, attributes, amount, occurred_at FROM touchpoint_events ORDER BY external_id",
+    )
+    assert [row["external_id"] for row in stored] == ["e-1", "e-2", "e-4"]
+    assert stored[2]["occurred_at"].startswith("2026-03-02T15:30:00")
     assert json.loads(stored[0]["attributes"]) == {"order_id": "A-100", "amount": "42.50"}
     assert stored[0]["amount"] == pytest.approx(42.5)
     assert json.loads(stored[1]["attributes"]) == {"courier": "Rápido", "order_id": "A-100"}
 
     again = momento(config, "import", "events", str(path))
-    assert "2 imported, 3 bad (duplicate 2)" in again.stdout
-    assert len(rows(config, "SELECT * FROM touchpoint_events")) == 2
+    assert again.stdout.strip() == (
+        "events: 5 rows: 3 refused: duplicate event id (sent before; nothing changed), "
+        "2 refused: bad rows (listed above). Times without an offset were read in UTC."
+    )
+    assert len(rows(config, "SELECT * FROM touchpoint_events")) == 3
 
 
 @pytest.mark.parametrize(
@@ -198,7 +208,7 @@ def test_link_prints_a_verifiable_link_and_writes_the_qr_code(config: Path, tmp_
 def test_large_files_are_imported_completely_across_chunks(config: Path, tmp_path: Path) -> None:
     people = "external_id,name\n" + "".join(f"c-{n},Name {n}\n" for n in range(1200))
     assert (
-        "1200 rows, 1200 imported, 0 bad (created 1200)"
+        "customers: 1200 rows: 1200 imported as new customers, 0 updated, no bad rows."
         in momento(config, "import", "customers", str(write(tmp_path, "c.csv", people))).stdout
     )
     events = "external_id,customer_external_id,touchpoint,occurred_at\n" + "".join(
@@ -207,7 +217,43 @@ def test_large_files_are_imported_completely_across_chunks(config: Path, tmp_pat
     # Invalid row in the middle of the second chunk: the rest still goes in.
     events = events.replace("e-700,c-700,purchase,", "e-700,c-700,nowhere,")
     result = momento(config, "import", "events", str(write(tmp_path, "e.csv", events)))
-    assert "1300 rows, 1299 imported, 1 bad (customer_not_linked 1299)" in result.stdout
+    assert "events: 1300 rows: 1299 imported and waiting: customer not linked yet" in result.stdout
+    assert "1 refused: bad row (listed above)." in result.stdout
     assert "line 702: touchpoint" in result.stderr
     assert rows(config, "SELECT COUNT(*) AS n FROM touchpoint_events")[0]["n"] == 1299
     assert rows(config, "SELECT COUNT(*) AS n FROM customers")[0]["n"] == 1200
+
+
+def test_times_without_an_offset_and_european_dates(config: Path, tmp_path: Path) -> None:
+    madrid = config.read_text(encoding="utf-8").replace(
+        'default_timezone = "UTC"', 'default_timezone = "Europe/Madrid"'
+    )
+    config.write_text(madrid, encoding="utf-8")
+    iso = "external_id,customer_external_id,touchpoint,occurred_at\ne-1,c-1,purchase,2026-03-01 10:00:00\n"
+    result = momento(config, "import", "events", str(write(tmp_path, "iso.csv", iso)))
+    assert result.exit_code == 0, result.output
+    assert "Times without an offset were read in Europe/Madrid." in result.stdout
+    european = "external_id,customer_external_id,touchpoint,occurred_at\ne-2,c-1,purchase,18/10/2026 16:05\n"
+    path = write(tmp_path, "eu.csv", european)
+    refused = momento(config, "import", "events", str(path))
+    assert refused.exit_code == 1 and "line 2: occurred_at" in refused.stderr
+    result = momento(config, "import", "events", str(path), "--date-format", "%d/%m/%Y %H:%M")
+    assert result.exit_code == 0, result.output
+    wrong = write(tmp_path, "wrong.csv", european.replace("e-2", "e-3").replace("18/10/2026", "2026-10-18"))
+    bad = momento(config, "import", "events", str(wrong), "--date-format", "%d/%m/%Y %H:%M")
+    assert bad.exit_code == 1 and "--date-format %d/%m/%Y %H:%M" in bad.stderr
+    stored = rows(config, "SELECT external_id, occurred_at FROM touchpoint_events ORDER BY external_id")
+    # 10:00 in Madrid (winter, UTC+1) is 09:00 UTC; 16:05 on 18 October (summer, UTC+2) is 14:05 UTC.
+    assert [(row["external_id"], row["occurred_at"][:19]) for row in stored] == [
+        ("e-1", "2026-03-01T09:00:00"),
+        ("e-2", "2026-10-18T14:05:00"),
+    ]
+
+
+def test_help_lists_the_columns_and_the_formats(config: Path) -> None:
+    group = momento(config, "import", "--help").stdout
+    assert "customer_external_id" in group and "timezone" in group
+    assert "survey.default_timezone" in group and "--date-format" in group
+    events = momento(config, "import", "events", "--help").stdout
+    assert "--date-format" in events and "%d/%m/%Y %H:%M" in events
+    assert "survey.default_timezone" in events

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -163,33 +164,46 @@ async def test_answering_the_invitation_in_words_starts_the_survey(world: World)
     reply = await world.say(8, "The parcel arrived early, lovely driver", 10)
     assert "what were you expecting" in reply.text
     survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
-    assert survey.status == "in_progress" and "experience" in survey.state
+    # Kept as a comment, never as the experience answer: "how did it actually go?" is still asked.
+    assert survey.status == "in_progress" and "experience" not in survey.state
+    stored = await answers.answers_for_survey(world.db, survey.id)
+    assert [(a.question, a.text) for a in stored] == [("comment", "The parcel arrived early, lovely driver")]
+    reply = await world.say(8, "on time", 11)
+    assert "how did it actually go" in reply.text
 
 
 @pytest.mark.parametrize(
-    ("experience", "rating", "negative"),
+    ("experience", "rating", "tone"),
     [
-        ("It was awful, broken box", 4, True),  # negative sentiment despite a good rating
-        ("I am furious about it", 3, True),  # anger
-        ("All good, thanks", 2, True),  # low rating
-        ("All good, thanks", 4, False),
+        ("It was awful, broken box", 4, "mixed"),  # unhappy words, good rating: no apology
+        ("It was awful, broken box", 5, "mixed"),
+        ("I am furious about it", 3, "mixed"),  # a 3 is never apologised to nor alerted
+        ("All good, thanks", 2, "negative"),  # the low rating decides
+        ("All good, thanks", 4, "positive"),
     ],
 )
-async def test_negative_experience_branches_to_recovery(
-    world: World, experience: str, rating: int, negative: bool
-) -> None:
+async def test_the_rating_decides_the_tone(world: World, experience: str, rating: int, tone: str) -> None:
     customer = await world.customer(9)
     invitation = await world.invite(customer)
     await world.press(9, data_of(invitation, "yes"))
     await world.say(9, "fast delivery", 10)
     rating_q = await world.say(9, experience, 11)
     reply = await world.press(9, data_of(rating_q, f"r{rating}"), message_id=12)
+    await world.engine.recovery.drain()
     survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
     alert = await alerts.alert_for_survey(world.db, survey.id)
-    if negative:
-        assert "What could we have done better" in reply.text
+    assert survey.state["tone"] == tone and survey.state.get("mixed", False) is (tone == "mixed")
+    if tone == "negative":
+        assert "sorry" in reply.text.lower() and "What could we have done better" in reply.text
         assert alert is not None and alert.posted_chat_id == STAFF
         assert world.inbox.to(STAFF)
+    elif tone == "mixed":
+        assert "sorry" not in reply.text.lower()
+        assert "anything we could do better" in reply.text
+        assert alert is None and not world.inbox.to(STAFF)
+        closing = await world.say(9, "a sturdier box", 13)
+        assert "sorry" not in closing.text.lower() and "Have a great day" not in closing.text
+        assert (await surveys.get_survey(world.db, survey.id)).status == "completed"  # type: ignore[union-attr]
     else:
         assert "Thank you so much" in reply.text
         assert alert is None and not world.inbox.to(STAFF)
@@ -350,3 +364,96 @@ async def test_pressing_an_invitation_whose_send_was_interrupted_opens_the_surve
     assert survey.status == "in_progress" and survey.invitation_message_id == 77
     await world.outreach.tick()
     assert len(world.inbox.to(22)) == 1  # and the tick does not send the invitation again
+
+
+# -- issue 15: what the customer is owed is delivered, once, and never waits for the team's chat ----------
+
+
+class FlakyInbox(Inbox):
+    """Telegram that fails the next sends to customers with a 5xx, and holds the team chat's sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_customer_sends = 0
+        self.team_gate = asyncio.Event()
+
+    async def send(self, message: OutgoingMessage) -> int:
+        if message.chat_id == STAFF:
+            await self.team_gate.wait()  # the staff group's 20-a-minute limit, at its worst
+        elif self.fail_customer_sends:
+            self.fail_customer_sends -= 1
+            raise RuntimeError("Bad Gateway (502)")
+        return await super().send(message)
+
+
+async def test_a_reply_telegram_refused_is_sent_later_and_only_once(world: World) -> None:
+    flaky = FlakyInbox()
+    flaky.team_gate.set()
+    world.engine.messenger = world.engine.replies.messenger = flaky
+    customer = await world.customer(30)
+    invitation = await world.invite(customer)
+    await world.press(30, data_of(invitation, "yes"))
+    flaky.fail_customer_sends = 1
+    await world.engine.on_text(IncomingText(world.sender(30), 40, "A parcel on Monday", NOON))
+    # Telegram answered 502: the next question has not arrived yet, but it is owed.
+    assert not [m for m in flaky.to(30) if "how did it actually go" in m.text]
+    from storage import outbox
+
+    await world.engine.replies.flush()  # confirmations are written to the database in batches
+    [owed] = await outbox.unsent_for_chat(world.db, 30)
+    assert "how did it actually go" in owed.text
+    await outbox.retry_later(world.db, owed.id, at=NOON, error="test: due now")  # skip the backoff
+    await world.engine.replies.deliver_due()
+    await world.engine.replies.deliver_due()
+    assert [m.text for m in flaky.to(30)].count(owed.text) == 1
+    # The same update again (redelivered): nothing new is stored and nothing is sent twice.
+    await world.engine.on_text(IncomingText(world.sender(30), 40, "A parcel on Monday", NOON))
+    assert [m.text for m in flaky.to(30)].count(owed.text) == 1
+
+
+async def test_a_crash_between_storing_the_answer_and_the_next_step_is_finished_on_replay(
+    world: World,
+) -> None:
+    customer = await world.customer(31)
+    invitation = await world.invite(customer)
+    await world.press(31, data_of(invitation, "yes"))
+    survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
+    # The process died right after storing the answer: the survey never moved on and nothing was owed.
+    await answers.record_answer(
+        world.db,
+        survey_id=survey.id,
+        customer_id=customer.id,
+        touchpoint_id=survey.touchpoint_id,
+        question="expectation",
+        text="A parcel on Monday",
+        rating=None,
+        language="en",
+        chat_id=31,
+        message_id=41,
+        received_at=NOON,
+    )
+    reply = await world.say(31, "A parcel on Monday", 41)  # the update, replayed from the inbox
+    assert "how did it actually go" in reply.text
+    survey = (await surveys.surveys_for_customer(world.db, customer.id))[0]
+    assert survey.step == "experience" and isinstance(survey.state["expectation"], int)
+    stored = await answers.answers_for_survey(world.db, survey.id)
+    assert [a.question for a in stored] == ["expectation"]
+
+
+async def test_the_customer_never_waits_for_the_team_chat(world: World) -> None:
+    flaky = FlakyInbox()  # the team gate stays shut: the alert post cannot get through
+    world.engine.messenger = world.engine.replies.messenger = world.engine.recovery.messenger = flaky
+    customer = await world.customer(32)
+    invitation = await world.invite(customer)
+    await world.press(32, data_of(invitation, "yes"))
+    await world.engine.on_text(IncomingText(world.sender(32), 50, "On time", NOON))
+    await asyncio.wait_for(
+        world.engine.on_text(IncomingText(world.sender(32), 51, "It was awful, broken", NOON)), 5
+    )
+    press = world.engine.on_press(IncomingPress(world.sender(32), data_of(flaky.last(32), "r1"), 52, NOON))
+    await asyncio.wait_for(press, 5)  # returns although the alert post is still waiting
+    assert "What could we have done better" in flaky.last(32).text
+    assert flaky.to(STAFF) == []
+    flaky.team_gate.set()
+    await world.engine.recovery.drain()
+    assert len(flaky.to(STAFF)) == 1

@@ -132,7 +132,35 @@ async def test_chat_runs_a_survey_in_the_terminal_and_shows_what_was_stored(
     assert "#2 [2]" in shown  # the rating buttons
     assert "(no such button)" in shown
     assert "posted to the CX team's chat" in shown and "Unhappy customer" in shown
-    assert "Thank you so much" in shown
+    # "#1" on the call-back offer: what happens next, not "have a great day" after a crushed box.
+    assert "Someone from our team will contact you soon" in shown and "Have a great day" not in shown
     stored = shown.split("What Momento stored from this chat")[1]
     assert "experience: It arrived on Thursday and the box was crushed, really annoying → negative" in stored
     assert "rating: rating 2" in stored
+
+
+async def test_chat_new_touchpoint_after_the_clock_jumped_and_help_in_spanish(
+    tmp_path: Path, classifier: Any
+) -> None:
+    # The first invitation jumped the chat's clock hours ahead; /new then used to crash with "occurred_at
+    # lies in the future".
+    person = Script("#2", "/new online_order", "#1", "Esperaba que llegara el lunes")
+    await chat(
+        read_line=person.read_line,
+        write=person.write,
+        language="es",
+        touchpoint="delivery",
+        db_path=tmp_path / "chat.db",
+        classifier=classifier,
+    )
+    shown = "\n".join(person.shown)
+    assert shown.startswith("Escribe tus respuestas como en Telegram")
+    assert "lies in the future" not in shown
+    assert "(your online_order just happened" in shown or "(no survey for this online_order" in shown
+
+
+def test_chat_refuses_an_unknown_touchpoint_before_loading_the_model() -> None:
+    result = CliRunner().invoke(main, ["chat", "--touchpoint", "teleport"])
+    assert result.exit_code == 2
+    assert "unknown touchpoint 'teleport'" in result.output and "delivery" in result.output
+    assert "Loading the sentiment model" not in result.output

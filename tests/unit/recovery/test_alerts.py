@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -119,3 +120,90 @@ def test_severity() -> None:
     assert severity_of(2, "neutral", "neutral") == ("low_rating", "medium")
     assert severity_of(4, "negative", "disgust") == ("disgust", "medium")
     assert severity_of(None, "negative", "sadness") == ("negative_sentiment", "low")
+
+
+# -- issue 15: a card always fits, is posted once, and is never edited to the same text ------------------
+
+
+def _telegram_length(html_text: str) -> int:
+    """What Telegram counts: the text after its HTML is parsed, in UTF-16 units."""
+    import html as html_lib
+    import re
+
+    plain = html_lib.unescape(re.sub(r"<[^>]+>", "", html_text))
+    return len(plain.encode("utf-16-le")) // 2
+
+
+async def _add_answer(db: Database, survey_id: int, question: str, text: str, message_id: int) -> None:
+    survey = await surveys.get_survey(db, survey_id)
+    assert survey is not None
+    await answers.record_answer(
+        db,
+        survey_id=survey_id,
+        customer_id=survey.customer_id,
+        touchpoint_id=survey.touchpoint_id,
+        question=question,
+        text=text,
+        rating=None,
+        language="en",
+        chat_id=5,
+        message_id=message_id,
+        received_at=NOON,
+    )
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        [("improvement", "😡" * 2048)],  # 4,096 UTF-16 units on its own
+        [("comment", "x & <y> " * 500), ("comment", "ü" * 3900), ("improvement", "🙏" * 3000)],
+    ],
+)
+async def test_a_card_with_huge_answers_still_fits_and_shows_the_call_back(
+    setup: tuple[Database, Settings, Inbox, Recovery, int], written: list[tuple[str, str]]
+) -> None:
+    db, _, inbox, recovery, survey_id = setup
+    for n, (question, text) in enumerate(written):
+        await _add_answer(db, survey_id, question, text, 100 + n)
+    survey = await surveys.get_survey(db, survey_id)
+    assert survey is not None
+    await recovery.open(
+        survey_id=survey_id,
+        customer_id=survey.customer_id,
+        touchpoint_id=survey.touchpoint_id,
+        reason="low_rating",
+        severity="high",
+        callback_requested=True,
+    )
+    [card] = inbox.to(DELIVERY_TEAM)
+    assert _telegram_length(card.text) <= 4096
+    assert "📞 Asked to be contacted" in card.text and "Status: open" in card.text
+    assert "…" in card.text  # the customer's words are cut, visibly
+
+
+async def test_the_dialogue_and_the_clock_post_a_card_once(
+    setup: tuple[Database, Settings, Inbox, Recovery, int],
+) -> None:
+    db, _, inbox, recovery, survey_id = setup
+    survey = await surveys.get_survey(db, survey_id)
+    assert survey is not None
+    alert = await recovery.open(
+        survey_id=survey_id,
+        customer_id=survey.customer_id,
+        touchpoint_id=survey.touchpoint_id,
+        reason="low_rating",
+        severity="high",
+        wait=False,  # the dialogue's way: posted by its own task ...
+    )
+    await asyncio.gather(recovery.post_unposted(), recovery.post_unposted())  # ... while the clock retries
+    await recovery.drain()
+    assert len(inbox.to(DELIVERY_TEAM)) == 1
+    # Raising the same alert again shows the same card: no edit that changes nothing.
+    await recovery.open(
+        survey_id=survey_id,
+        customer_id=alert.customer_id,
+        touchpoint_id=alert.touchpoint_id,
+        reason="low_rating",
+        severity="high",
+    )
+    assert inbox.edits == []

@@ -41,35 +41,40 @@ def scope(settings: Settings, text: str | None = None, **kwargs: Any) -> Scope:
     return Scope(period=parse_period(text, now=NOW, timezone=settings.survey.default_timezone), **kwargs)
 
 
-def assert_png(chart: Chart | None, title: str) -> None:
+def assert_png(chart: Chart | None, title: str, dates: str = "2026-10-25 to 2026-11-24 (UTC)") -> None:
+    """A PNG sharp on a phone (≥ 1280 px wide) whose title says what, and the dates it covers."""
     assert chart is not None
     assert chart.png.startswith(b"\x89PNG\r\n\x1a\n")
     image = Image.open(io.BytesIO(chart.png))
     image.load()
-    assert image.info["Title"] == title
-    assert chart.title == title
-    assert image.size[0] > 300
+    assert image.info["Title"] == chart.title == f"{title}\n{dates}"
+    assert image.size[0] >= 1280
 
 
 async def test_summary_of_all_touchpoints_gives_the_hand_computed_figures(seeded: Any) -> None:
     db, settings, _ = seeded
     report = render_summary(await build_summary(db, settings, scope(settings)), settings, "en")
     text = report.text
-    # 6 invited in the period (S1–S6), 5 completed; the previous period completed 1 (+400%).
-    assert "Responses: <b>5</b> of 6 invited (83.3%) ▲ +400.0%" in text
-    # Ratings 3, 5, 1, 4, 2: two of five are 4–5; mean 3.0; previous period 100% -> −60 points.
-    assert "CSAT (4–5): <b>40.0%</b> of 5 ratings · mean 3.0/5 ▼ −60.0 pts" in text
-    # Experience scores 0.0, 0.8, −0.9, 0.4, −0.7: net −0.08; previous +0.50 -> ▼ −0.58.
-    assert "Sentiment: 😊 40.0% · 😐 20.0% · 😞 40.0% · net <b>−0.08</b> ▼ −0.58" in text
+    # 6 invited in the period (S1–S6), 5 answered and completed.
+    assert "Responses: <b>5</b> of 6 invited (83.3%) · 5 completed\n" in text
+    # Ratings 3, 5, 1, 4, 2: two of five are 4–5; mean 3.0.
+    assert "CSAT (4–5): <b>40.0%</b> of 5 ratings · mean 3.0/5\n" in text
+    # Experience scores 0.0, 0.8, −0.9, 0.4, −0.7: net −0.08.
+    assert "Sentiment: 😊 40.0% · 😐 20.0% · 😞 40.0% · net <b>−0.08</b>\n" in text
     assert "Top emotions: anger 2, joy 2" in text
-    # Gaps 0.0, 0.6, −1.2, −0.2, −1.2 -> −0.40 (previous 0.00).
-    assert "Expectation → experience gap: <b>−0.40</b> over 5 surveys ▼ −0.40" in text
+    # Gaps 0.0, 0.6, −1.2, −0.2, −1.2 -> −0.40.
+    assert "Expectation → experience gap: <b>−0.40</b> over 5 surveys\n" in text
+    # The 30 days before started 2026-09-25; the first survey went out on 2026-10-15: nothing to compare.
+    assert "▲" not in text and "▼" not in text
+    assert "No earlier data for a period of the same length: no change shown." in text
     # One open alert; resolved in 2 h and 4 h -> median 3 h.
     assert "Alerts: <b>1</b> open · median time to resolve 3h 00m" in text
     assert "1. delivery: 66.7% · 3 · +0.17" in text
     assert "2. store visit: 0.0% · 2 · −0.45" in text
     assert "/summary store_visit 30d" in text  # what to do next: the weakest touchpoint
     assert_png(report.chart, "CSAT by touchpoint · 30d")
+    assert report.chart is not None and report.chart.limits == (0.0, 100.0)
+    assert report.chart.values == pytest.approx((200 / 3, 0.0))
 
 
 async def test_summary_of_one_touchpoint_and_one_tier(seeded: Any) -> None:
@@ -78,9 +83,13 @@ async def test_summary_of_one_touchpoint_and_one_tier(seeded: Any) -> None:
         await build_summary(db, settings, scope(settings, touchpoint="delivery")), settings, "en"
     )
     assert "Responses: <b>3</b> of 4 invited (75.0%)" in delivery.text
-    assert "CSAT (4–5): <b>66.7%</b> of 3 ratings · mean 3.7/5 ▼ −33.3 pts" in delivery.text
+    assert "CSAT (4–5): <b>66.7%</b> of 3 ratings · mean 3.7/5\n" in delivery.text
     assert "gap: <b>−0.27</b> over 3 surveys" in delivery.text
-    assert_png(delivery.chart, "Ratings · delivery · 30d")
+    # The trend: weekly CSAT from 25 Oct; S1 (rated 5) in the week of 8 Nov, S2 (4) and S3 (2) in that of
+    # 15 Nov.
+    assert_png(delivery.chart, "Weekly trend · delivery · 30d")
+    assert delivery.chart is not None and delivery.chart.limits == (0.0, 100.0)
+    assert delivery.chart.values == pytest.approx((100.0, 50.0))
     gold = render_summary(await build_summary(db, settings, scope(settings, tier="gold")), settings, "en")
     # Gold customers c1, c2, c3 rated 3, 5, 1, 4.
     assert "CSAT (4–5): <b>50.0%</b> of 4 ratings · mean 3.2/5" in gold.text
@@ -122,6 +131,7 @@ async def test_journey_counts_transitions_negative_turns_and_dropouts(seeded: An
     assert "· after store visit: 33.3% of 3" in report.text
     assert "· after delivery: 100.0% of 4" in report.text
     assert_png(report.chart, "Journey transitions · 30d")
+    assert report.chart is not None and report.chart.values == (2.0,)
 
 
 async def test_touchpoints_report_gaps_comebacks_and_amounts(seeded: Any) -> None:
@@ -211,7 +221,11 @@ async def test_key_drivers_rank_by_correlation_times_weight(tmp_path: Path) -> N
         report = render_drivers(result, settings, "en")
         assert "1. delivery: impact <b>+1.50</b> (r +1.00 × weight 1.5, 5 customers)" in report.text
         assert "Next: improve delivery first" in report.text
+        # Signed: store visit pulls satisfaction down, so its bar is drawn below zero.
         assert_png(report.chart, "Key drivers of satisfaction · 30d")
+        assert report.chart is not None and report.chart.values == pytest.approx((1.5, -1.0))
+        low, high = report.chart.limits
+        assert low < -1.0 and high > 1.5 and low == -high
 
 
 async def test_quotes_are_the_most_telling_and_escaped(seeded: Any) -> None:
@@ -249,8 +263,17 @@ async def test_arguments_in_any_order_and_clear_errors(seeded: Any) -> None:
         "gold",
         NOW - timedelta(days=7),
     )
-    with pytest.raises(ReportError, match="I don't understand “bogus”"):
+    with pytest.raises(ReportError, match=r"“bogus” is not a touchpoint\. Touchpoints: store_visit"):
         await parse_scope(db, settings, ["bogus"], now=NOW, language="en")
+    # Each unknown word is named as what it was surely meant to be: a period, a tier, a touchpoint.
+    with pytest.raises(ReportError, match="That period doesn't work: “lastweek”"):
+        await parse_scope(db, settings, ["lastweek"], now=NOW, language="en")
+    with pytest.raises(ReportError, match=r"“golden” is not a customer tier\. Tiers: gold, standard"):
+        await parse_scope(db, settings, ["golden"], now=NOW, language="en")
+    with pytest.raises(ReportError, match="“delivery”: here only a period works"):
+        await parse_scope(
+            db, settings, ["delivery"], now=NOW, language="en", allow_touchpoint=False, allow_tier=False
+        )
     with pytest.raises(ReportError, match="does not exist"):
         await parse_scope(db, settings, ["2026-02-30..2026-03-01"], now=NOW, language="en")
 
@@ -263,7 +286,30 @@ def test_periods() -> None:
     assert (span.start, span.end) == (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
     assert span.previous().start == datetime(2025, 12, 1, tzinfo=UTC)
     assert parse_period(None, now=NOW, timezone="UTC").length == timedelta(days=30)
-    for bad in ("0d", "yesterday", "2026-02-01..2026-01-01"):
+    # Weeks start on Monday, months on the 1st, local time (NOW is Tuesday 24 Nov 2026, 12:00 UTC).
+    madrid = "Europe/Madrid"
+    this_week = parse_period("this-week", now=NOW, timezone=madrid)
+    assert (this_week.start, this_week.end) == (datetime(2026, 11, 22, 23, 0, tzinfo=UTC), NOW)
+    last_week = parse_period("last-week", now=NOW, timezone=madrid)
+    assert (last_week.start, last_week.end) == (
+        datetime(2026, 11, 15, 23, 0, tzinfo=UTC),
+        datetime(2026, 11, 22, 23, 0, tzinfo=UTC),
+    )
+    last_month = parse_period("last-month", now=NOW, timezone=madrid)
+    assert (last_month.start, last_month.end) == (
+        datetime(2026, 9, 30, 22, 0, tzinfo=UTC),  # 1 Oct, summer time (UTC+2)
+        datetime(2026, 10, 31, 23, 0, tzinfo=UTC),
+    )
+    october = parse_period("2026-10", now=NOW, timezone="UTC")
+    assert (october.start, october.end) == (
+        datetime(2026, 10, 1, tzinfo=UTC),
+        datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    december = parse_period("2026-12", now=NOW, timezone="UTC")
+    assert december.end == datetime(2027, 1, 1, tzinfo=UTC)
+    january = parse_period("last-month", now=datetime(2027, 1, 10, tzinfo=UTC), timezone="UTC")
+    assert january.start == datetime(2026, 12, 1, tzinfo=UTC)
+    for bad in ("0d", "yesterday", "2026-02-01..2026-01-01", "2026-13", "1999-12"):
         with pytest.raises(PeriodError):
             parse_period(bad, now=NOW, timezone="UTC")
 

@@ -36,7 +36,7 @@ def test_classify_csv_marks_bad_cells(tmp_path: Path, runner: CliRunner) -> None
         ["classify", str(source), "--text-column", "comment", "--lang-column", "lang", "-o", str(target)],
     )
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(target.open(encoding="utf-8")))
+    rows = list(csv.DictReader(target.open(encoding="utf-8-sig")))  # the BOM Excel needs
     assert [row["id"] for row in rows] == ["1", "2", "3", "4"]
     assert [row["status"] for row in rows] == ["analysed", "unanalysed", "analysed", "unanalysed"]
     assert rows[0]["sentiment"] == "positive" and rows[2]["sentiment"] == "negative"
