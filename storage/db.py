@@ -294,11 +294,26 @@ class Database:
     async def iterate(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *, batch: int = 1000
     ) -> AsyncIterator[aiosqlite.Row]:
-        """Stream rows (exports): memory stays flat whatever the result size."""
+        """Stream rows: memory stays flat whatever the result size."""
+        async for rows in self.iterate_batches(sql, params, batch=batch):
+            for row in rows:
+                yield row
+
+    async def iterate_batches(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = (), *, batch: int = 1000
+    ) -> AsyncIterator[list[aiosqlite.Row]]:
+        """Stream rows a batch at a time (exports: one await per batch, not per row). The next batch is
+        read on the reader's thread while the caller works through this one."""
         async with self._reader.execute(sql, params) as cursor:
-            while rows := await cursor.fetchmany(batch):
-                for row in rows:
-                    yield row
+            ahead = asyncio.ensure_future(cursor.fetchmany(batch))
+            try:
+                while rows := list(await ahead):
+                    ahead = asyncio.ensure_future(cursor.fetchmany(batch))
+                    yield rows
+            finally:
+                if not ahead.done():
+                    with contextlib.suppress(Exception):
+                        await ahead
 
     async def checkpoint(self) -> bool:
         """Copy the WAL into the main file and truncate it (after an erasure, so old page images of the

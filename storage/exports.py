@@ -75,21 +75,21 @@ async def count_answers(
     return int(row[0]) if row else 0
 
 
-async def iter_answers(
+async def answer_batches(
     db: Database,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
     touchpoint_id: int | None = None,
     batch: int = 2000,
-) -> AsyncIterator[tuple[Any, ...]]:
-    """Rows as tuples in EXPORT_COLUMNS order, oldest first."""
+) -> AsyncIterator[list[list[Any]]]:
+    """Batches of rows (lists in EXPORT_COLUMNS order), oldest first."""
     where, params = _where(start, end, touchpoint_id)
     order = "ORDER BY a.touchpoint_id, a.received_at, a.id" if touchpoint_id is not None else ""
     if not order:
         order = "ORDER BY a.received_at, a.id"
-    async for row in db.iterate(f"{_SELECT} {where} {order}", params, batch=batch):
-        yield tuple(row)
+    async for rows in db.iterate_batches(f"{_SELECT} {where} {order}", params, batch=batch):
+        yield [list(row) for row in rows]
 
 
 # One row per survey: the answers side by side, the call-back request and the alert it raised.
@@ -167,16 +167,16 @@ async def count_surveys(
     return int(row[0]) if row else 0
 
 
-async def iter_surveys(
+async def survey_batches(
     db: Database,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
     touchpoint_id: int | None = None,
     batch: int = 2000,
-) -> AsyncIterator[tuple[Any, ...]]:
-    """Rows as tuples in SURVEY_COLUMNS order, by invitation time (surveys never invited come last)."""
+) -> AsyncIterator[list[list[Any]]]:
+    """Batches of rows (lists in SURVEY_COLUMNS order), by invitation time (never invited come last)."""
     where, params = _survey_where(start, end, touchpoint_id)
     order = "ORDER BY s.invited_at IS NULL, s.invited_at, s.id"
-    async for row in db.iterate(f"{_SURVEY_SELECT} {where} {order}", params, batch=batch):
-        yield tuple(row)
+    async for rows in db.iterate_batches(f"{_SURVEY_SELECT} {where} {order}", params, batch=batch):
+        yield [list(row) for row in rows]

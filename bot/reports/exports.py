@@ -230,14 +230,16 @@ def columns(request: ExportRequest, settings: Settings) -> list[Column]:
     return found
 
 
-async def _shaped_rows(db: Database, request: ExportRequest, settings: Settings) -> AsyncIterator[list[Any]]:
+async def _shaped_batches(
+    db: Database, request: ExportRequest, settings: Settings
+) -> AsyncIterator[list[list[Any]]]:
     """Rows with local date-times and touchpoint names; JSONL rows keep the stored UTC text."""
     touchpoint_id = await export_queries.touchpoint_filter(db, request.touchpoint)
     if request.rows == "surveys":
-        source = export_queries.iter_surveys(db, **_range(request), touchpoint_id=touchpoint_id)
+        source = export_queries.survey_batches(db, **_range(request), touchpoint_id=touchpoint_id)
         header = SURVEY_COLUMNS
     else:
-        source = export_queries.iter_answers(db, **_range(request), touchpoint_id=touchpoint_id)
+        source = export_queries.answer_batches(db, **_range(request), touchpoint_id=touchpoint_id)
         header = EXPORT_COLUMNS
     name_at = header.index("touchpoint_name")
     key_at = header.index("touchpoint")
@@ -245,13 +247,13 @@ async def _shaped_rows(db: Database, request: ExportRequest, settings: Settings)
     local = LocalTimes(settings.survey.default_timezone)
     name = _names(settings)
     convert = request.format != "jsonl"
-    async for raw in source:
-        row = list(raw)
-        row[name_at] = name(row[key_at], row[name_at])
-        if convert:
-            for i in date_at:
-                row[i] = local(row[i])
-        yield row
+    async for rows in source:
+        for row in rows:
+            row[name_at] = name(row[key_at], row[name_at])
+            if convert:
+                for i in date_at:
+                    row[i] = local(row[i])
+        yield rows
 
 
 async def write_export(
@@ -263,15 +265,15 @@ async def write_export(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Stream the rows into *destination*; returns the number of rows. Calls *progress(rows_so_far)*."""
-    rows = _shaped_rows(db, request, settings)
+    batches = _shaped_batches(db, request, settings)
     header = columns(request, settings)
     count = 0
     if request.format == "csv":
         with destination.open("x", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow([column.name for column in header])
-            async for row in rows:
-                writer.writerow(
+            async for rows in batches:
+                writer.writerows(
                     [
                         ""
                         if v is None
@@ -282,28 +284,34 @@ async def write_export(
                         else v
                         for v in row
                     ]
+                    for row in rows
                 )
-                count += 1
-                if progress is not None and count % PROGRESS_EVERY == 0:
-                    progress(count)
+                count = _counted(count, len(rows), progress)
     elif request.format == "jsonl":
         names = [column.name for column in header]
         with destination.open("x", encoding="utf-8", newline="\n") as handle:
-            async for row in rows:
-                handle.write(json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False))
-                handle.write("\n")
-                count += 1
-                if progress is not None and count % PROGRESS_EVERY == 0:
-                    progress(count)
+            async for rows in batches:
+                for row in rows:
+                    handle.write(json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False))
+                    handle.write("\n")
+                count = _counted(count, len(rows), progress)
     else:
-        count = await _write_xlsx(rows, header, request.rows, destination, progress)
+        count = await _write_xlsx(batches, header, request.rows, destination, progress)
     if progress is not None:
         progress(count)
     return count
 
 
+def _counted(count: int, added: int, progress: Callable[[int], None] | None) -> int:
+    """*count* + *added*, telling *progress* each time another PROGRESS_EVERY rows are written."""
+    total = count + added
+    if progress is not None and total // PROGRESS_EVERY > count // PROGRESS_EVERY:
+        progress(total)
+    return total
+
+
 async def _write_xlsx(
-    rows: AsyncIterator[list[Any]],
+    batches: AsyncIterator[list[list[Any]]],
     header: list[Column],
     sheet: str,
     destination: Path,
@@ -311,16 +319,15 @@ async def _write_xlsx(
 ) -> int:
     with XlsxStreamWriter(destination, sheet, header) as writer:
         count = 0
-        async for row in rows:
-            count += 1
-            if count > XLSX_MAX_ROWS:
+        async for rows in batches:
+            if count + len(rows) > XLSX_MAX_ROWS:
                 raise ExportError(
                     f"more than {XLSX_MAX_ROWS:,} rows do not fit in one Excel sheet: use csv or jsonl, "
                     "or a shorter period"
                 )
-            writer.write_row(row)
-            if progress is not None and count % PROGRESS_EVERY == 0:
-                progress(count)
+            for row in rows:
+                writer.write_row(row)
+            count = _counted(count, len(rows), progress)
     return count
 
 

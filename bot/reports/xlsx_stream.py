@@ -30,6 +30,12 @@ MAX_ROWS = 1_048_576  # Excel's limit per sheet, header included
 _FLUSH_EVERY = 2000
 # Characters XML 1.0 cannot carry at all; a customer's text could contain them.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Anything that makes a text cell more than the value between tags: markup characters, characters XML
+# forbids, a line break or edge whitespace (xml:space). Most cells have none, and one search tells.
+_NEEDS_CARE = re.compile("[&<>\n\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|^\\s|\\s$")
+# Short plain cells repeat (touchpoint keys, tiers, sentiments, emotions, languages): built once each.
+_CACHED_CELLS = 65_536
+_CACHED_LENGTH = 40
 
 _NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -127,6 +133,8 @@ def column_letter(index: int) -> str:
 
 
 def _text_cell(value: str, style: str = "") -> str:
+    if not _NEEDS_CARE.search(value):
+        return f'<c t="inlineStr"{style}><is><t>{value}</t></is></c>'
     if _INVALID_XML.search(value):
         value = _INVALID_XML.sub("", value)
     text = escape(value) if ("&" in value or "<" in value or ">" in value) else value
@@ -157,6 +165,7 @@ class XlsxStreamWriter:
         # readers use to size rows; the spool is copied into the zip at close.
         self._spool = tempfile.TemporaryFile(dir=path.parent)  # noqa: SIM115 - closed in close()
         self._pending: list[str] = []
+        self._plain_cells: dict[str, str] = {}
         self.rows = 0
         self._row([column.name for column in self._columns], style=' s="1"', header=True)
 
@@ -181,9 +190,17 @@ class XlsxStreamWriter:
                     if size > widths[i]:
                         widths[i] = size
         styles = [style] * len(values) if header else self._text_styles
+        plain = self._plain_cells
         for value, text_style in zip(values, styles, strict=True):
             kind = type(value)
-            if value is None:
+            if isinstance(value, str) and not text_style and len(value) <= _CACHED_LENGTH:
+                cell = plain.get(value)
+                if cell is None:
+                    cell = _text_cell(value)
+                    if len(plain) < _CACHED_CELLS:
+                        plain[value] = cell
+                cells.append(cell)
+            elif value is None:
                 cells.append("<c/>")
             elif kind is int or (kind is float and math.isfinite(value)):  # type: ignore[arg-type]
                 cells.append(f"<c><v>{value!r}</v></c>")
