@@ -222,7 +222,9 @@ class XlsxStreamWriter:
             if column.kind == "datetime":
                 width = DATETIME_WIDTH
             else:
-                width = min(self._widths[index], WRAP_WIDTH if column.kind == "wrap" else MAX_WIDTH) + 1
+                # Two characters of margin: LibreOffice draws a right-aligned date-time flush against
+                # the next column's left-aligned text otherwise.
+                width = min(self._widths[index], WRAP_WIDTH if column.kind == "wrap" else MAX_WIDTH) + 2
             number = index + 1
             parts.append(f'<col min="{number}" max="{number}" width="{width}" customWidth="1"/>')
         return f"<cols>{''.join(parts)}</cols>" if parts else ""
