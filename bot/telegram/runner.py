@@ -152,6 +152,7 @@ async def serve(
                     bot_username=lambda: application.bot.username,
                     extra_routes=[webhook_route(settings, application)] if webhook else (),
                     bot_running=lambda: application.running,
+                    recovery=services(application).recovery,
                 )
                 _, base_url = await stack.enter_async_context(
                     serving(api, settings.server.host, settings.server.port)
