@@ -90,7 +90,9 @@ async def test_each_event_arrives_signed_with_a_stable_id(db: Database, receiver
     assert got.headers["Momento-Event-Id"] == event_id
     assert reference_verify(SECRET, got.headers["Momento-Signature"], got.body)
     assert not reference_verify("another-secret", got.headers["Momento-Signature"], got.body)
-    assert not reference_verify(SECRET, got.headers["Momento-Signature"], got.body.replace(b'"n":1', b'"n":2'))
+    assert not reference_verify(
+        SECRET, got.headers["Momento-Signature"], got.body.replace(b'"n":1', b'"n":2')
+    )
 
 
 async def test_a_receiver_down_for_a_while_gets_everything_in_order(db: Database, receiver: Receiver) -> None:
@@ -134,7 +136,9 @@ async def test_a_failing_customer_holds_only_its_own_events(db: Database, receiv
         assert hung and all("no answer" in (d.last_error or "") for d in hung)
         assert {d.customer_id for d in hung} == {1, 2}  # each customer's head only
         receiver.modes.update(broken="ok", hanging="ok")
-        await _pump(sender, lambda: len(receiver.events("broken")) == 6 and len(receiver.events("hanging")) == 6)
+        await _pump(
+            sender, lambda: len(receiver.events("broken")) == 6 and len(receiver.events("hanging")) == 6
+        )
     finally:
         await sender.aclose()
     for path in ("broken", "hanging", "healthy"):
