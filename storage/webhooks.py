@@ -207,10 +207,3 @@ async def counts(db: Database) -> dict[str, OutboxCounts]:
     )
     return {row["webhook"]: OutboxCounts(int(row["pending"]), int(row["failed"])) for row in rows}
 
-
-async def drop_for_customer(db: Database, customer_id: int) -> None:
-    """Erasure: undelivered events about an erased customer are not sent."""
-    async with db.transaction() as conn:
-        await conn.execute(
-            "DELETE FROM webhook_outbox WHERE customer_id = ? AND delivered_at IS NULL", (customer_id,)
-        )
