@@ -113,21 +113,27 @@ async def due_heads(db: Database, *, now: datetime, limit: int) -> list[WebhookD
     return [_delivery(row) for row in rows]
 
 
-async def next_in_queue(db: Database, webhook: str, customer_id: int) -> WebhookDelivery | None:
+async def next_in_queue(
+    db: Database, webhook: str, customer_id: int, *, after: int = 0
+) -> WebhookDelivery | None:
+    """The queue's oldest undelivered row after id *after* (rows up to it may await their confirmation)."""
     row = await db.fetch_one(
-        f"""SELECT * FROM webhook_outbox WHERE webhook = ? AND customer_id = ? AND {_PENDING}
+        f"""SELECT * FROM webhook_outbox WHERE webhook = ? AND customer_id = ? AND id > ? AND {_PENDING}
             ORDER BY id LIMIT 1""",
-        (webhook, customer_id),
+        (webhook, customer_id, after),
     )
     return _delivery(row) if row else None
 
 
-async def mark_delivered(db: Database, delivery_id: int, *, status: int, at: datetime) -> None:
+async def mark_delivered(db: Database, delivered: Sequence[tuple[int, int]], *, at: datetime) -> None:
+    """Receivers took these (delivery id, HTTP status): one commit for many."""
+    if not delivered:
+        return
     async with db.transaction() as conn:
-        await conn.execute(
+        await conn.executemany(
             """UPDATE webhook_outbox SET delivered_at = ?, attempts = attempts + 1, last_status = ?,
                    last_error = NULL WHERE id = ? AND delivered_at IS NULL""",
-            (to_db_time(at), status, delivery_id),
+            [(to_db_time(at), status, delivery_id) for delivery_id, status in delivered],
         )
 
 
@@ -206,4 +212,3 @@ async def counts(db: Database) -> dict[str, OutboxCounts]:
            FROM webhook_outbox WHERE delivered_at IS NULL GROUP BY webhook"""
     )
     return {row["webhook"]: OutboxCounts(int(row["pending"]), int(row["failed"])) for row in rows}
-

@@ -106,8 +106,10 @@ async def reanalyse_all(
     *,
     batch: int = 64,
     progress: Callable[[int, int], None] | None = None,
+    settings: Settings | None = None,
 ) -> tuple[int, int]:
-    """Read every answer the current model has not read yet (after a model upgrade or an outage).
+    """Read every answer the current model has not read yet (after a model upgrade or an outage); with
+    *settings*, each new reading is recorded for the ``answer.analysed`` webhooks (sent by the bot's clock).
 
     Returns (analysed, still failing)."""
     ids = await answer_repo.all_answer_ids_for_reanalysis(db, classifier.model_id, classifier.model_version)
@@ -115,7 +117,7 @@ async def reanalyse_all(
     for start in range(0, len(ids), batch):
         chunk = [await answer_repo.get_answer(db, answer_id) for answer_id in ids[start : start + batch]]
         present = [answer for answer in chunk if answer is not None]
-        done = await analyse_answers(db, classifier, present)
+        done = await analyse_answers(db, classifier, present, settings=settings)
         analysed += len(done)
         failed += len(present) - len(done)
         if progress is not None:

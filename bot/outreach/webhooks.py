@@ -42,6 +42,8 @@ EVENT_TYPE_HEADER = "Momento-Event-Type"
 USER_AGENT = "Momento-Webhooks/1"
 # Heads read per pass; each queue then carries on by itself.
 BATCH = 200
+# Seconds a delivery's confirmation waits to share its commit with others.
+CONFIRM_AFTER = 0.05
 
 Clock = Callable[[], datetime]
 
@@ -144,6 +146,11 @@ class WebhookSender:
     _client: httpx.AsyncClient | None = None
     _queues: dict[tuple[str, int], asyncio.Task[None]] = field(default_factory=dict)
     _closed: bool = False
+    # Deliveries the receiver took, confirmed in the database together a moment later (one commit, one
+    # fsync, for many: the writer lock is the customers' too). A kill before that resends them: at least once.
+    _delivered: list[tuple[int, int]] = field(default_factory=list)
+    _confirming: set[int] = field(default_factory=set)
+    _flusher: asyncio.Task[None] | None = None
 
     @property
     def _by_name(self) -> dict[str, OutgoingWebhookSettings]:
@@ -172,7 +179,7 @@ class WebhookSender:
         heads = await webhook_repo.due_heads(self.db, now=self.clock(), limit=BATCH + len(self._queues))
         started = 0
         for head in heads:
-            if head.queue in self._queues:
+            if head.queue in self._queues or head.id in self._confirming:
                 continue
             if started >= room:
                 break
@@ -204,17 +211,39 @@ class WebhookSender:
                 ).inc()
                 if attempt.ok:
                     assert attempt.status is not None
-                    await webhook_repo.mark_delivered(self.db, delivery.id, status=attempt.status, at=now)
+                    self._confirm(delivery.id, attempt.status)
                 else:
                     await self._failed(delivery, attempt, now)
                     return
-                delivery = await webhook_repo.next_in_queue(self.db, delivery.webhook, delivery.customer_id)
+                delivery = await webhook_repo.next_in_queue(
+                    self.db, delivery.webhook, delivery.customer_id, after=delivery.id
+                )
                 if delivery is not None and delivery.next_at > now:
                     return
         except asyncio.CancelledError:
             raise  # shutdown: the row stays undelivered and is sent after the restart
         except Exception:
             log.exception("webhook queue %s stopped (the clock starts it again)", head.queue)
+
+    def _confirm(self, delivery_id: int, status: int) -> None:
+        self._delivered.append((delivery_id, status))
+        self._confirming.add(delivery_id)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(CONFIRM_AFTER)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Record the deliveries receivers took since the last flush."""
+        taken, self._delivered = self._delivered, []
+        try:
+            await webhook_repo.mark_delivered(self.db, taken, at=self.clock())
+        except Exception:
+            log.exception("webhook confirmations not recorded (those events will be sent again)")
+        finally:
+            self._confirming.difference_update(delivery_id for delivery_id, _ in taken)
 
     async def _failed(self, delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> None:
         attempts = delivery.attempts + 1
@@ -287,9 +316,10 @@ class WebhookSender:
         return await self.send(webhook, event_id, "webhook.test", body)
 
     async def idle(self) -> None:
-        """Wait until no queue is being sent (tests, benchmarks; bound it with asyncio.timeout)."""
+        """Wait until no queue is being sent and every delivery is confirmed (tests, benchmarks)."""
         while self._queues:
             await asyncio.gather(*list(self._queues.values()), return_exceptions=True)
+        await self.flush()
 
     async def aclose(self) -> None:
         """Shutdown: queues in flight are cut off (their rows are sent again after the restart)."""
@@ -298,6 +328,10 @@ class WebhookSender:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self.flush()
         if self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.aclose()

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.outreach.webhooks import enqueue_event
 from storage.db import Database, utcnow
 from tests.fakes.bot_api import BotApiEmulator
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, until
 from tests.support.sigkill import BOT
 from tests.unit.outreach.test_webhooks import SECRET
 
@@ -75,16 +75,13 @@ async def test_kill_minus_nine_during_a_delivery_loses_nothing(tmp_path: Path) -
 
         process = await start()
         try:
-            async with asyncio.timeout(30):
-                while receiver.attempts.get("crm", 0) < len(CUSTOMERS):  # each customer's head is in flight
-                    await asyncio.sleep(0.05)
+            # Each customer's oldest event is in flight (the receiver hangs) when the bot is killed.
+            await until(lambda: receiver.attempts.get("crm", 0) >= len(CUSTOMERS), 30)
             process.send_signal(signal.SIGKILL)
             await process.wait()
             receiver.modes["crm"] = "ok"
             process = await start()
-            async with asyncio.timeout(60):
-                while len({e["id"] for e in receiver.events("crm")}) < len(CUSTOMERS) * EVENTS:
-                    await asyncio.sleep(0.1)
+            await until(lambda: len({e["id"] for e in receiver.events("crm")}) == len(CUSTOMERS) * EVENTS, 60)
         finally:
             process.send_signal(signal.SIGKILL)
             await process.wait()

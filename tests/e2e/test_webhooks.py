@@ -3,7 +3,6 @@ changes, and the signed alert.resolved event reaches the help desk's webhook; /m
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +16,7 @@ from storage import alerts as alert_repo
 from storage.db import Database
 from tests.conftest import STAFF_CHAT_ID, AppRunner, SettingsFactory
 from tests.fakes.bot_api import BotApiEmulator
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, until
 from tests.support.report_data import TOUCHPOINTS, seed_known
 from tests.unit.outreach.test_webhooks import SECRET, reference_verify
 
@@ -62,9 +61,11 @@ async def test_an_alert_resolved_through_the_api_updates_the_card_and_reaches_th
         await seed_known(db)
     app = await running_app(settings, classifier=classifier)
     db = services(app).db
-    async with asyncio.timeout(10):
-        while await alert_repo.unposted_alerts(db):
-            await asyncio.sleep(0.05)
+
+    async def posted() -> bool:
+        return not await alert_repo.unposted_alerts(db)
+
+    await until(posted, 10)
     alert = next(a for a in await alert_repo.list_open_alerts(db) if a.posted_message_id is not None)
     api = create_app(settings, db, recovery=services(app).recovery)
     async with serving(api, "127.0.0.1", 0) as (_, base), httpx.AsyncClient(base_url=base) as client:
@@ -91,9 +92,7 @@ async def test_an_alert_resolved_through_the_api_updates_the_card_and_reaches_th
         assert edits[-1].buttons() == []
 
         # The help desk's webhook gets the signed event, sent by the bot's clock.
-        async with asyncio.timeout(10):
-            while not receiver.accepted.get("helpdesk"):
-                await asyncio.sleep(0.05)
+        await until(lambda: receiver.accepted.get("helpdesk"), 10)
         (got,) = receiver.accepted["helpdesk"]
         assert reference_verify(SECRET, got.headers["Momento-Signature"], got.body)
         event = got.event

@@ -4,7 +4,9 @@ to be down, answer 500, or hang."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,3 +68,15 @@ class Receiver:
 
     def events(self, path: str) -> list[dict[str, Any]]:
         return [r.event for r in self.accepted.get(path, [])]
+
+
+async def until(check: Callable[[], Any], seconds: float, step: float = 0.05) -> None:
+    """Poll *check* (a function, or a coroutine function) until it holds; AssertionError after *seconds*."""
+    for _ in range(max(1, int(seconds / step))):
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(step)
+    raise AssertionError(f"still not true after {seconds} s")
