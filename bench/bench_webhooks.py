@@ -91,6 +91,57 @@ async def bench(customers: int, concurrency: int, think: float, rounds: int) -> 
     }
 
 
+async def micro(iterations: int) -> dict[str, Any]:
+    """The work a webhook adds inside a turn, measured alone: the same write transaction (one survey row
+    updated, one commit) without and with the survey.completed event (its payload read and one outbox row
+    per webhook), alternating, on a real SQLite file with synchronous = FULL."""
+    import time
+
+    from bot.config import Settings
+    from bot.outreach.webhooks import customer_ref, enqueue_event
+    from storage import answers as answer_repo
+    from storage import customers as customer_repo
+    from storage.db import Database, utcnow
+
+    settings = Settings(
+        webhooks=[{"name": "crm", "url": "http://127.0.0.1:9/crm", "events": EVENTS}],
+        webhook_secrets={"crm": "bench-secret-0123456789"},
+    )
+    timings: dict[str, list[float]] = {"without": [], "with": []}
+    with tempfile.TemporaryDirectory() as workdir:
+        async with await Database.open(Path(workdir) / "micro.db") as db:
+            customer = await customer_repo.upsert_customer(db, "micro-1")
+            for n in range(iterations):
+                for mode in ("without", "with"):
+                    started = time.perf_counter()
+                    async with db.transaction() as conn:
+                        await conn.execute("UPDATE customers SET tier = tier WHERE id = ?", (customer.id,))
+                        if mode == "with":
+                            answers = await answer_repo.answers_for_customer(db, customer.id)
+                            data = {
+                                "n": n,
+                                "answers": len(answers),
+                                "customer": await customer_ref(db, customer.id),
+                            }
+                            await enqueue_event(
+                                db, settings, "survey.completed", data, at=utcnow(), customer_id=customer.id
+                            )
+                    timings[mode].append(time.perf_counter() - started)
+
+    def p(values: list[float], share: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+    return {
+        "iterations": iterations,
+        "p50_ms_without": round(p(timings["without"], 0.5), 3),
+        "p50_ms_with": round(p(timings["with"], 0.5), 3),
+        "p95_ms_without": round(p(timings["without"], 0.95), 3),
+        "p95_ms_with": round(p(timings["with"], 0.95), 3),
+        "p95_added_ms": round(p(timings["with"], 0.95) - p(timings["without"], 0.95), 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -99,8 +150,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--think", type=float, default=0.2)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--micro", type=int, default=0, help="instead: time the in-turn webhook work alone, N iterations"
+    )
     args = parser.parse_args()
-    result = asyncio.run(bench(args.customers, args.concurrency, args.think, args.rounds))
+    if args.micro:
+        result = asyncio.run(micro(args.micro))
+    else:
+        result = asyncio.run(bench(args.customers, args.concurrency, args.think, args.rounds))
     for key, value in result.items():
         print(f"{key:>28}: {value}")
 

@@ -6,7 +6,6 @@ An answer is stored before it is classified, so a model failure never loses it: 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -51,17 +50,18 @@ async def analyse_answers(
     reported = settings is not None and webhooks.wants(settings, "answer.analysed")
     found: dict[int, Analysis] = {}
     for answer, analysis in zip(readable, results, strict=True):
-        async with db.transaction() if reported else contextlib.nullcontext():
-            record = await answer_repo.save_analysis(db, answer.id, analysis)
-            if reported and settings is not None:
-                await webhooks.enqueue_event(
-                    db,
-                    settings,
-                    "answer.analysed",
-                    await _answer_data(db, answer, analysis, record.analysed_at),
-                    at=record.analysed_at,
-                    customer_id=answer.customer_id,
-                )
+        if not reported or settings is None:
+            await answer_repo.save_analysis(db, answer.id, analysis)
+            found[answer.id] = analysis
+            continue
+        # The payload is read before the write lock is taken: a transaction never waits on reads.
+        now = utcnow()
+        data = await _answer_data(db, answer, analysis, now)
+        async with db.transaction():
+            await answer_repo.save_analysis(db, answer.id, analysis, analysed_at=now)
+            await webhooks.enqueue_event(
+                db, settings, "answer.analysed", data, at=now, customer_id=answer.customer_id
+            )
         found[answer.id] = analysis
     return found
 

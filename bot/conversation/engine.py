@@ -442,6 +442,10 @@ class SurveyEngine:
             hint = OutgoingMessage(
                 chat, phrase("callback_hint", language), script.callback_buttons(survey.id, language)
             )
+        completed: dict[str, Any] | None = None
+        if done and webhooks.wants(self.settings, "survey.completed"):
+            # Read before the write lock is taken: a transaction never waits on reads.
+            completed = await self._completed_data(survey, state, language, key, at)
         async with self.db.transaction():
             # The new step and the message it owes the customer are one write: neither without the other.
             updated = await survey_repo.update_survey_if(
@@ -462,13 +466,13 @@ class SurveyEngine:
                 else:
                     message = script.question(self.settings, updated, customer, key, language, upcoming)
                     await self.replies.owe(f"s{survey.id}:{upcoming}", message, survey_id=survey.id)
-                if done and webhooks.wants(self.settings, "survey.completed"):
+                if completed is not None:
                     # Reported in the same transaction as the completion (bot.outreach.webhooks).
                     await webhooks.enqueue_event(
                         self.db,
                         self.settings,
                         "survey.completed",
-                        await self._completed_data(updated, key),
+                        completed,
                         at=at,
                         customer_id=updated.customer_id,
                     )
@@ -483,20 +487,21 @@ class SurveyEngine:
             await self._alert(updated, state)
         await self._classify_later(stored, read)
 
-    async def _completed_data(self, survey: Survey, touchpoint_key: str | None) -> dict[str, Any]:
+    async def _completed_data(
+        self, survey: Survey, state: dict[str, Any], language: str, touchpoint_key: str | None, at: datetime
+    ) -> dict[str, Any]:
         answers = await answer_repo.answers_for_survey(self.db, survey.id)
-        state = survey.state
         return {
             "survey": {
                 "id": survey.id,
                 "kind": survey.kind,
                 "touchpoint": touchpoint_key,
-                "language": survey.language,
+                "language": language,
                 "rating": state.get("rating") if isinstance(state.get("rating"), int) else None,
                 "tone": state.get("tone"),
                 "callback_requested": state.get("callback") is True,
                 "invited_at": to_db_time(survey.invited_at) if survey.invited_at else None,
-                "completed_at": to_db_time(survey.completed_at) if survey.completed_at else None,
+                "completed_at": to_db_time(at),
             },
             "answers": [
                 {"id": a.id, "question": a.question, "text": a.text, "rating": a.rating} for a in answers
