@@ -92,9 +92,9 @@ async def bench(customers: int, concurrency: int, think: float, rounds: int) -> 
 
 
 async def micro(iterations: int) -> dict[str, Any]:
-    """The work a webhook adds inside a turn, measured alone: the same write transaction (one survey row
-    updated, one commit) without and with the survey.completed event (its payload read and one outbox row
-    per webhook), alternating, on a real SQLite file with synchronous = FULL."""
+    """The work a webhook adds to a turn, measured alone: the same write transaction (one row updated, one
+    commit) without and with the survey.completed event (its payload read before the transaction, one
+    outbox row inside it), alternating, on a real SQLite file with synchronous = FULL."""
     import time
 
     from bot.config import Settings
@@ -114,15 +114,17 @@ async def micro(iterations: int) -> dict[str, Any]:
             for n in range(iterations):
                 for mode in ("without", "with"):
                     started = time.perf_counter()
+                    data: dict[str, Any] = {}
+                    if mode == "with":  # as the engine does: the payload is read before the write lock
+                        answers = await answer_repo.answers_for_customer(db, customer.id)
+                        data = {
+                            "n": n,
+                            "answers": len(answers),
+                            "customer": await customer_ref(db, customer.id),
+                        }
                     async with db.transaction() as conn:
                         await conn.execute("UPDATE customers SET tier = tier WHERE id = ?", (customer.id,))
                         if mode == "with":
-                            answers = await answer_repo.answers_for_customer(db, customer.id)
-                            data = {
-                                "n": n,
-                                "answers": len(answers),
-                                "customer": await customer_ref(db, customer.id),
-                            }
                             await enqueue_event(
                                 db, settings, "survey.completed", data, at=utcnow(), customer_id=customer.id
                             )

@@ -445,7 +445,7 @@ class SurveyEngine:
         completed: dict[str, Any] | None = None
         if done and webhooks.wants(self.settings, "survey.completed"):
             # Read before the write lock is taken: a transaction never waits on reads.
-            completed = await self._completed_data(survey, state, language, key, at)
+            completed = await self._completed_data(survey, customer, state, language, key, at)
         async with self.db.transaction():
             # The new step and the message it owes the customer are one write: neither without the other.
             updated = await survey_repo.update_survey_if(
@@ -488,7 +488,13 @@ class SurveyEngine:
         await self._classify_later(stored, read)
 
     async def _completed_data(
-        self, survey: Survey, state: dict[str, Any], language: str, touchpoint_key: str | None, at: datetime
+        self,
+        survey: Survey,
+        customer: Customer,
+        state: dict[str, Any],
+        language: str,
+        touchpoint_key: str | None,
+        at: datetime,
     ) -> dict[str, Any]:
         answers = await answer_repo.answers_for_survey(self.db, survey.id)
         return {
@@ -506,7 +512,7 @@ class SurveyEngine:
             "answers": [
                 {"id": a.id, "question": a.question, "text": a.text, "rating": a.rating} for a in answers
             ],
-            "customer": await webhooks.customer_ref(self.db, survey.customer_id),
+            "customer": {"id": customer.id, "external_id": customer.external_id},
         }
 
     async def _classify_later(self, stored: list[Answer], read: set[int]) -> None:
