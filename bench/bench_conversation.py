@@ -50,7 +50,16 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def run(customers: int, concurrency: int, think: float, workdir: Path) -> dict[str, Any]:
+async def run(
+    customers: int,
+    concurrency: int,
+    think: float,
+    workdir: Path,
+    *,
+    webhooks: list[dict[str, Any]] | None = None,
+    webhook_secrets: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """One run; *webhooks* (bench/bench_webhooks.py) configures outgoing webhooks as [[webhooks]] would."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from bot.config import Settings
     from bot.outreach.scheduling import schedule_survey
@@ -74,6 +83,8 @@ async def run(customers: int, concurrency: int, think: float, workdir: Path) -> 
         storage={"path": str(workdir / "bench.db")},
         survey={"tick_interval": "1h", "default_timezone": "UTC"},
         touchpoints=[{"key": "delivery", "names": {"en": "delivery", "es": "entrega"}, "invite_delay": "2h"}],
+        webhooks=webhooks or [],
+        webhook_secrets=webhook_secrets or {},
     )
     loaded = time.perf_counter()
     classifier = await open_classifier(ClassifierSettings())
@@ -177,7 +188,26 @@ async def run(customers: int, concurrency: int, think: float, workdir: Path) -> 
         stored = int(row["n"]) if row else 0
         given = 3 * len(invitations)
         analysed = await db.fetch_one("SELECT COUNT(*) AS n FROM answers WHERE analysis_state = 'done'")
+        webhooks_found: dict[str, int] = {}
+        if webhooks:
+            for _ in range(600):  # the clock sends what is left (at most a minute)
+                left = await db.fetch_one(
+                    "SELECT COUNT(*) AS n FROM webhook_outbox WHERE delivered_at IS NULL"
+                )
+                if left is not None and left["n"] == 0:
+                    break
+                await asyncio.sleep(0.1)
+            counted = await db.fetch_one(
+                "SELECT COUNT(*) AS n, SUM(CASE WHEN delivered_at IS NULL THEN 0 ELSE 1 END) AS d "
+                "FROM webhook_outbox"
+            )
+            assert counted is not None
+            webhooks_found = {
+                "webhook_events": int(counted["n"]),
+                "webhook_delivered": int(counted["d"] or 0),
+            }
         return {
+            **webhooks_found,
             "customers": customers,
             "concurrency": concurrency,
             "think_seconds": think,

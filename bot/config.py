@@ -100,7 +100,29 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(
 )
 
 # Dotted paths that hold secrets: refused in the TOML, masked when printed.
-SECRET_FIELDS = ("telegram.token", "webhook.secret_token", "links.signing_key", "api.keys")
+SECRET_FIELDS = ("telegram.token", "webhook.secret_token", "links.signing_key", "api.keys", "metrics.key")
+# Per outgoing webhook: MOMENTO_WEBHOOK_SECRETS__<NAME> (a table of secrets, refused in the TOML as a whole).
+WEBHOOK_SECRETS = "webhook_secrets"
+
+# What an outgoing webhook can subscribe to (docs/webhooks.md describes each payload).
+WEBHOOK_EVENTS = (
+    "survey.completed",
+    "answer.analysed",
+    "alert.opened",
+    "alert.acknowledged",
+    "alert.resolved",
+    "callback.requested",
+    "theme.alert",
+)
+WebhookEvent = Literal[
+    "survey.completed",
+    "answer.analysed",
+    "alert.opened",
+    "alert.acknowledged",
+    "alert.resolved",
+    "callback.requested",
+    "theme.alert",
+]
 
 
 class ConfigError(Exception):
@@ -291,6 +313,37 @@ class PrivacySettings(_Section):
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object per line (for a log shipper); "text": one readable line per record.
+    format: Literal["text", "json"] = "text"
+
+
+class OutgoingWebhookSettings(_Section):
+    """One receiver of Momento's events (a CRM, a help desk); secret: MOMENTO_WEBHOOK_SECRETS__<NAME>."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    url: str = Field(pattern=r"^https?://\S+$")
+    events: list[WebhookEvent] = Field(min_length=1)
+    enabled: bool = True
+
+
+class WebhookDeliverySettings(_Section):
+    """How the clock sends webhook deliveries: at least once, in order per customer, with back-off."""
+
+    # A receiver that has not answered within this long counts as failed (the clock never waits on it).
+    timeout: Duration = timedelta(seconds=5)
+    # Back-off after a failed attempt: retry_base, doubled each attempt, never more than retry_cap.
+    retry_base: Duration = timedelta(seconds=10)
+    retry_cap: Duration = timedelta(hours=1)
+    # After this many failed attempts a delivery stops holding its customer's queue (`momento webhooks
+    # retry` sends it again).
+    max_attempts: int = Field(default=30, ge=1, le=1000)
+    # Deliveries in flight at once (each to a different webhook and customer).
+    concurrency: int = Field(default=8, ge=1, le=256)
+
+
+class MetricsSettings(_Section):
+    # Secret: MOMENTO_METRICS__KEY — bearer key for /metrics; without it /metrics answers only on localhost.
+    key: SecretStr | None = None
 
 
 class Settings(BaseSettings):
@@ -316,6 +369,11 @@ class Settings(BaseSettings):
     company: CompanySettings = Field(default_factory=CompanySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     touchpoints: list[TouchpointSettings] = Field(default_factory=list)
+    webhooks: list[OutgoingWebhookSettings] = Field(default_factory=list)
+    webhook_delivery: WebhookDeliverySettings = Field(default_factory=WebhookDeliverySettings)
+    # Secrets only (environment or secrets file): MOMENTO_WEBHOOK_SECRETS__<NAME>=...
+    webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -336,6 +394,16 @@ class Settings(BaseSettings):
             if touchpoint.key in seen:
                 raise ValueError(f"touchpoint key {touchpoint.key!r} appears twice")
             seen.add(touchpoint.key)
+        names: set[str] = set()
+        for webhook in self.webhooks:
+            if webhook.name in names:
+                raise ValueError(f"webhook name {webhook.name!r} appears twice")
+            names.add(webhook.name)
+            if not self.webhook_secret(webhook.name):
+                raise ValueError(
+                    f"webhook {webhook.name!r} has no secret: set MOMENTO_WEBHOOK_SECRETS__"
+                    f"{webhook.name.upper()} in the environment or the secrets file"
+                )
         unknown = [key for key in self.reports.comeback_touchpoints if key not in seen]
         if unknown:
             raise ValueError(
@@ -354,6 +422,14 @@ class Settings(BaseSettings):
             return set(self.reports.comeback_touchpoints)
         first = min((tp.stage for tp in self.touchpoints), default=0)
         return {tp.key for tp in self.touchpoints if tp.stage == first}
+
+    def webhook_secret(self, name: str) -> SecretStr | None:
+        secret = self.webhook_secrets.get(name) or self.webhook_secrets.get(name.upper())
+        return secret if secret is not None and secret.get_secret_value() else None
+
+    def webhooks_for(self, event_type: str) -> list[str]:
+        """The names of the enabled webhooks subscribed to *event_type* (empty: record nothing)."""
+        return [w.name for w in self.webhooks if w.enabled and event_type in w.events]
 
     def touchpoint(self, key: str) -> TouchpointSettings | None:
         return next((tp for tp in self.touchpoints if tp.key == key), None)
@@ -376,6 +452,7 @@ class Settings(BaseSettings):
                 data[section][field] = [f"**** ({len(value)} set)"] if value else []
             else:
                 data[section][field] = "**** (set)" if value else None
+        data[WEBHOOK_SECRETS] = {name: "**** (set)" for name in data[WEBHOOK_SECRETS]}
         return data
 
 
@@ -386,6 +463,11 @@ def _find_secrets_in_toml(data: dict[str, Any]) -> list[str]:
         table = data.get(section)
         if isinstance(table, dict) and field in table:
             found.append(dotted)
+    if WEBHOOK_SECRETS in data:
+        found.append(WEBHOOK_SECRETS)
+    webhooks = data.get("webhooks")
+    if isinstance(webhooks, list) and any(isinstance(w, dict) and "secret" in w for w in webhooks):
+        found.append(WEBHOOK_SECRETS)
     return found
 
 
@@ -399,7 +481,10 @@ def _format_validation_error(exc: ValidationError, origin: str) -> str:
         elif error["type"] == "missing":
             message = "required setting is missing"
         value = error.get("input")
-        secret = any(location == field or location.startswith(f"{field}.") for field in SECRET_FIELDS)
+        secret = any(
+            location == field or location.startswith(f"{field}.")
+            for field in (*SECRET_FIELDS, WEBHOOK_SECRETS)
+        )
         shown = (
             ""
             if error["type"] in {"missing", "extra_forbidden"} or isinstance(value, dict) or secret
@@ -443,6 +528,8 @@ def load_settings(
     if leaked:
         field = leaked[0]
         env_name = "MOMENTO_" + field.upper().replace(".", "__")
+        if field == WEBHOOK_SECRETS:
+            field, env_name = "a webhook secret", "MOMENTO_WEBHOOK_SECRETS__<NAME>"
         raise ConfigError(
             f"{config_path}: {field} is a secret and must not be in the config file; "
             f"set {env_name} in the environment or the secrets file instead"
@@ -481,6 +568,8 @@ def secret_values(settings: Settings) -> list[str]:
         settings.webhook.secret_token,
         settings.links.signing_key,
         *settings.api.keys,
+        settings.metrics.key,
+        *settings.webhook_secrets.values(),
     ]
     for secret in secrets:
         if secret is None:

@@ -103,21 +103,25 @@ async def mark_posted(db: Database, alert_id: int, chat_id: int, message_id: int
     return alert
 
 
-async def acknowledge(db: Database, alert_id: int, user_id: int, at: datetime) -> Alert | None:
-    """A staff member takes the alert. Only an open alert can be taken: None when someone else already
-    did (or it was resolved), so two people pressing the button at once cannot both own it."""
+async def acknowledge(
+    db: Database, alert_id: int, user_id: int | None, at: datetime, *, notes: str | None = None
+) -> Alert | None:
+    """A staff member (or a help desk through the API, *user_id* None) takes the alert. Only an open alert
+    can be taken: None when someone else already did (or it was resolved), so two people pressing the button
+    at once cannot both own it."""
     async with db.transaction() as conn:
         return await _update(
             conn,
             alert_id,
-            """UPDATE alerts SET status = 'acknowledged', assignee_user_id = :user_id, acknowledged_at = :at
+            """UPDATE alerts SET status = 'acknowledged', assignee_user_id = :user_id, acknowledged_at = :at,
+                   notes = COALESCE(:notes, notes)
                WHERE id = :id AND status = 'open' RETURNING *""",
-            {"user_id": user_id, "at": to_db_time(at)},
+            {"user_id": user_id, "at": to_db_time(at), "notes": notes},
         )
 
 
 async def resolve(
-    db: Database, alert_id: int, user_id: int, at: datetime, notes: str | None = None
+    db: Database, alert_id: int, user_id: int | None, at: datetime, notes: str | None = None
 ) -> Alert | None:
     """Close the alert (from open or acknowledged); None when it was already resolved. Whoever resolves
     becomes the assignee if nobody had taken it."""
@@ -187,3 +191,9 @@ async def set_contact_phone(db: Database, survey_id: int, phone: str) -> Alert |
             (phone, survey_id),
         )
     return _rows.alert(row) if row else None
+
+
+async def count_open_alerts(db: Database) -> int:
+    """Open and acknowledged alerts (the /metrics gauge)."""
+    row = await db.fetch_one("SELECT COUNT(*) FROM alerts WHERE status IN ('open', 'acknowledged')")
+    return int(row[0]) if row else 0

@@ -88,6 +88,8 @@ async def erase_customer(db: Database, customer_id: int, *, actor: str) -> None:
                 {"u": user},
             )
             await conn.execute("DELETE FROM outbox WHERE chat_id = ?", (user,))
+        # Webhook events about them carry their words: the undelivered are never sent, none is kept.
+        await conn.execute("DELETE FROM webhook_outbox WHERE customer_id = ?", (customer_id,))
         await audit_repo.record(
             db,
             actor=actor,

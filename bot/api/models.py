@@ -229,3 +229,28 @@ def field_errors(exc: ValidationError, *, prefix: tuple[str | int, ...] = ()) ->
             message = message.removeprefix("Value error, ")
         found.append(FieldError(path=path, message=message, type=error["type"]))
     return found
+
+
+class AlertActionIn(_Model):
+    """A help desk acknowledging or resolving an alert (both fields optional: an empty body is fine)."""
+
+    # Who acted, as a Telegram user id the team knows (shown on the card); none: "—".
+    staff_user_id: int | None = Field(default=None, ge=1)
+    # Kept with the alert (e.g. the ticket number in the help desk).
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class AlertOut(BaseModel):
+    id: int
+    status: Literal["open", "acknowledged", "resolved"]
+    severity: str
+    reason: str
+    customer_external_id: str | None
+    callback_requested: bool
+    assignee_user_id: int | None
+    notes: str | None
+    created_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    # Whether the card in the team chat shows the new status (false: it is retried with the next change).
+    card_updated: bool

@@ -8,6 +8,7 @@ event posted here and a message from Telegram share one database and one writer 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
 import logging
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from html import escape
+from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
@@ -26,8 +28,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bot import metrics
 from bot.api import ingest
 from bot.api.models import (
+    AlertActionIn,
+    AlertOut,
     CustomerIn,
     CustomerOut,
     ErrorResponse,
@@ -41,8 +46,11 @@ from bot.api.models import (
     field_errors,
 )
 from bot.config import Settings
+from bot.recovery.alerts import Recovery
+from storage import alerts as alert_repo
 from storage import customers as customer_repo
 from storage import events as event_repo
+from storage import webhooks as webhook_repo
 from storage.db import Database, utcnow
 
 log = logging.getLogger(__name__)
@@ -190,15 +198,23 @@ def _validate(model: type[_M], data: Any) -> _M:
         raise ApiError(422, "invalid", "the request has invalid fields", field_errors(exc)) from None
 
 
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
 class _Keys:
     """Bearer keys; every key is compared in constant time, and all of them every time."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._keys = [key.get_secret_value().encode() for key in settings.api.keys if key.get_secret_value()]
-        if not self._keys:
+    def __init__(self, settings: Settings, keys: Sequence[Any] | None = None, *, warn: bool = True) -> None:
+        chosen = settings.api.keys if keys is None else keys
+        self._keys = [key.get_secret_value().encode() for key in chosen if key.get_secret_value()]
+        if not self._keys and warn:
             log.warning(
                 "no API keys are configured (MOMENTO_API__KEYS): the ingestion API refuses every call"
             )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._keys)
 
     def check(self, request: Request) -> None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -244,11 +260,15 @@ def create_app(
     extra_routes: Sequence[Route] = (),
     bot_running: Callable[[], bool] | None = None,
     clock: Clock = utcnow,
+    recovery: Recovery | None = None,
 ) -> Starlette:
     """The ASGI app. *bot_username* names the bot for deep links; *extra_routes* mount more (the Telegram
     webhook route, from bot.telegram.webhook);
-    *bot_running* lets /healthz report the bot too (a stopped bot makes it 503)."""
+    *bot_running* lets /healthz report the bot too (a stopped bot makes it 503); *recovery* (the running
+    bot's) lets a help desk acknowledge and resolve alerts, the team's card updated as by a button."""
     keys = _Keys(settings)
+    metrics_key = settings.metrics.key
+    metrics_keys = _Keys(settings, [metrics_key] if metrics_key is not None else [], warn=False)
     ingestor = ingest.EventIngestor(db, settings)
     limit = settings.server.max_body_bytes
 
@@ -349,6 +369,61 @@ def create_app(
             )
         )
 
+    async def alert_action(request: Request) -> Response:
+        keys.check(request)
+        action = request.path_params["action"]
+        if action not in ("acknowledge", "resolve"):
+            raise ApiError(404, "not_found", f"no endpoint at {request.url.path}; see /openapi.json")
+        body = await read_body(request, limit)
+        data = _validate(AlertActionIn, parse_json(body) if body.strip() else {})
+        if recovery is None:
+            raise ApiError(503, "unavailable", "alert actions need the running bot (momento run)")
+        alert_id = request.path_params["alert_id"]
+        if await alert_repo.get_alert(db, alert_id) is None:
+            raise ApiError(404, "not_found", f"no alert with id {alert_id}")
+        changed = await recovery.act(
+            alert_id,
+            "ack" if action == "acknowledge" else "res",
+            user_id=data.staff_user_id,
+            source="api",
+            notes=data.notes,
+        )
+        if changed is None:
+            current = await alert_repo.get_alert(db, alert_id)
+            status = current.status if current else "unknown"
+            raise ApiError(409, "conflict", f"alert {alert_id} is already {status}; nothing changed")
+        customer = await customer_repo.get_customer(db, changed.customer_id)
+        return _json(
+            AlertOut(
+                id=changed.id,
+                status=changed.status,
+                severity=changed.severity,
+                reason=changed.reason,
+                customer_external_id=customer.external_id if customer else None,
+                callback_requested=changed.callback_requested,
+                assignee_user_id=changed.assignee_user_id,
+                notes=changed.notes,
+                created_at=changed.created_at,
+                acknowledged_at=changed.acknowledged_at,
+                resolved_at=changed.resolved_at,
+                card_updated=await recovery.card_shows(alert_id),
+            )
+        )
+
+    async def metrics_page(request: Request) -> Response:
+        """Prometheus text: MOMENTO_METRICS__KEY as bearer key, or without one from localhost only."""
+        if metrics_keys.configured:
+            metrics_keys.check(request)
+        elif request.client is None or request.client.host not in LOOPBACK:
+            raise ApiError(
+                403,
+                "forbidden",
+                "/metrics answers only on localhost unless MOMENTO_METRICS__KEY is set (then send it as a "
+                "bearer key)",
+            )
+        await _refresh_gauges(db)
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
+
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_schema(settings))
 
@@ -363,12 +438,35 @@ def create_app(
         Route("/v1/events", post_events, methods=["POST"]),
         # external ids may contain "/" (the model allows it), so the id is matched as a path.
         Route("/v1/customers/{external_id:path}/link", get_link, methods=["GET", "POST"]),
+        Route("/v1/alerts/{alert_id:int}/{action}", alert_action, methods=["POST"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
     ]
     routes.extend(extra_routes)
     return Starlette(
         routes=routes,
         exception_handlers={ApiError: _on_api_error, HTTPException: _on_http_error, Exception: _on_crash},
     )
+
+
+async def _refresh_gauges(db: Database) -> None:
+    """The figures that live in the database, read at each scrape."""
+    metrics.ALERTS_OPEN.set(await alert_repo.count_open_alerts(db))
+    counts = await webhook_repo.counts(db)
+    for gauge in (metrics.WEBHOOKS_PENDING, metrics.WEBHOOKS_FAILED):
+        gauge.clear()
+    for name, found in counts.items():
+        metrics.WEBHOOKS_PENDING.labels(name).set(found.pending)
+        metrics.WEBHOOKS_FAILED.labels(name).set(found.failed)
+    metrics.DATABASE_BYTES.set(_database_bytes(db.path))
+
+
+def _database_bytes(path: Path) -> int:
+    """The main file and its write-ahead log (a stat each: no thread needed)."""
+    size = 0
+    for suffix in ("", "-wal"):
+        with contextlib.suppress(OSError):
+            size += Path(f"{path}{suffix}").stat().st_size
+    return size
 
 
 # --- OpenAPI -------------------------------------------------------------------------------------------
@@ -388,6 +486,8 @@ def openapi_schema(settings: Settings) -> dict[str, Any]:
         LinkOut,
         ErrorResponse,
         Health,
+        AlertActionIn,
+        AlertOut,
     ]
     _, top = models_json_schema(
         [(model, "validation" if model.__name__.endswith("In") else "serialization") for model in models],
@@ -458,6 +558,26 @@ def openapi_schema(settings: Settings) -> dict[str, Any]:
             },
         }
 
+    def alert_operation(verb: str) -> dict[str, Any]:
+        return {
+            "summary": f"A help desk can {verb} an alert; the team's card in Telegram is updated",
+            "security": secured,
+            "parameters": [
+                {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
+            "requestBody": {
+                "required": False,
+                "content": {"application/json": {"schema": ref("AlertActionIn")}},
+            },
+            "responses": {
+                "200": answer("The alert as it is now", "AlertOut"),
+                "404": answer("Unknown alert", "ErrorResponse"),
+                "409": answer("Already acknowledged or resolved: nothing changed", "ErrorResponse"),
+                "503": answer("The bot is not running next to the API", "ErrorResponse"),
+                **errors,
+            },
+        }
+
     return {
         "openapi": "3.1.0",
         "info": {
@@ -496,6 +616,20 @@ def openapi_schema(settings: Settings) -> dict[str, Any]:
                     "Issue a fresh deep link that revokes every earlier one (moves the customer to the "
                     "Telegram account that opens it)"
                 ),
+            },
+            "/v1/alerts/{alert_id}/acknowledge": {"post": alert_operation("acknowledge")},
+            "/v1/alerts/{alert_id}/resolve": {"post": alert_operation("resolve")},
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (bearer MOMENTO_METRICS__KEY; without it: localhost only)",
+                    "responses": {
+                        "200": {"description": "Prometheus text format", "content": {"text/plain": {}}},
+                        "401": answer("Missing or wrong metrics key", "ErrorResponse"),
+                        "403": answer(
+                            "No metrics key is configured and the caller is not local", "ErrorResponse"
+                        ),
+                    },
+                }
             },
             "/healthz": {
                 "get": {

@@ -165,6 +165,9 @@ def _register_feature_commands() -> None:
     from bot.cli.purge import purge_command  # privacy: the data-retention policy
 
     main.add_command(purge_command)
+    from bot.cli.webhooks import webhooks_group  # webhooks: failures, resends, a test event
+
+    main.add_command(webhooks_group)
 
 
 _register_feature_commands()

@@ -31,7 +31,7 @@ def reanalyse_command(ctx: click.Context) -> None:
                         bar.update(done - last)
                         last = done
 
-                    return await reanalyse_all(db, classifier, progress=progress)
+                    return await reanalyse_all(db, classifier, progress=progress, settings=settings)
         finally:
             await classifier.aclose()
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot import script
+from bot import metrics, script
 from bot.accounts.service import Accounts
 from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.conversation.analysis import analyse_answers
@@ -37,6 +38,7 @@ from bot.messaging import (
     SurveyPress,
     decode,
 )
+from bot.outreach import webhooks
 from bot.outreach.invitations import Invitations
 from bot.outreach.scheduling import DEFAULT_EXPIRY
 from bot.recovery.alerts import NEGATIVE_EMOTIONS, Recovery, severity_of
@@ -47,7 +49,7 @@ from storage import answers as answer_repo
 from storage import customers as customer_repo
 from storage import surveys as survey_repo
 from storage import touchpoints as touchpoint_repo
-from storage.db import Database, utcnow
+from storage.db import Database, to_db_time, utcnow
 from storage.models import AnalysisRecord, Answer, Customer, Survey, SurveyStatus
 
 log = logging.getLogger(__name__)
@@ -184,6 +186,13 @@ class SurveyEngine:
     # -- incoming text --------------------------------------------------------------------------------------
 
     async def on_text(self, message: IncomingText) -> None:
+        started = time.perf_counter()
+        try:
+            await self._on_text(message)
+        finally:
+            metrics.TURN_SECONDS.observe(time.perf_counter() - started)
+
+    async def _on_text(self, message: IncomingText) -> None:
         async with self._lock(message.sender.user_id):
             customer = await self.accounts.customer_for(message.sender)
             chat = message.sender.chat_id
@@ -262,7 +271,7 @@ class SurveyEngine:
         if not created:
             return
         await self.replies.deliver_chat(chat)
-        await analyse_answers(self.db, self.classifier, [answer])
+        await analyse_answers(self.db, self.classifier, [answer], settings=self.settings)
 
     async def _offer_again(
         self, survey: Survey, customer: Customer, message: IncomingText, text: str, language: str
@@ -433,6 +442,10 @@ class SurveyEngine:
             hint = OutgoingMessage(
                 chat, phrase("callback_hint", language), script.callback_buttons(survey.id, language)
             )
+        completed: dict[str, Any] | None = None
+        if done and webhooks.wants(self.settings, "survey.completed"):
+            # Read before the write lock is taken: a transaction never waits on reads.
+            completed = await self._completed_data(survey, customer, state, language, key, at)
         async with self.db.transaction():
             # The new step and the message it owes the customer are one write: neither without the other.
             updated = await survey_repo.update_survey_if(
@@ -453,6 +466,16 @@ class SurveyEngine:
                 else:
                     message = script.question(self.settings, updated, customer, key, language, upcoming)
                     await self.replies.owe(f"s{survey.id}:{upcoming}", message, survey_id=survey.id)
+                if completed is not None:
+                    # Reported in the same transaction as the completion (bot.outreach.webhooks).
+                    await webhooks.enqueue_event(
+                        self.db,
+                        self.settings,
+                        "survey.completed",
+                        completed,
+                        at=at,
+                        customer_id=updated.customer_id,
+                    )
         if updated is None:
             await self._send(
                 f"s{survey.id}:closed:{at.timestamp()}",
@@ -464,10 +487,40 @@ class SurveyEngine:
             await self._alert(updated, state)
         await self._classify_later(stored, read)
 
+    async def _completed_data(
+        self,
+        survey: Survey,
+        customer: Customer,
+        state: dict[str, Any],
+        language: str,
+        touchpoint_key: str | None,
+        at: datetime,
+    ) -> dict[str, Any]:
+        answers = await answer_repo.answers_for_survey(self.db, survey.id)
+        return {
+            "survey": {
+                "id": survey.id,
+                "kind": survey.kind,
+                "touchpoint": touchpoint_key,
+                "language": language,
+                "rating": state.get("rating") if isinstance(state.get("rating"), int) else None,
+                "tone": state.get("tone"),
+                "callback_requested": state.get("callback") is True,
+                "invited_at": to_db_time(survey.invited_at) if survey.invited_at else None,
+                "completed_at": to_db_time(at),
+            },
+            "answers": [
+                {"id": a.id, "question": a.question, "text": a.text, "rating": a.rating} for a in answers
+            ],
+            "customer": {"id": customer.id, "external_id": customer.external_id},
+        }
+
     async def _classify_later(self, stored: list[Answer], read: set[int]) -> None:
         """Answers are stored before anything else, so classifying after the reply loses nothing and keeps
         the model off the customer's wait."""
-        await analyse_answers(self.db, self.classifier, [a for a in stored if a.id not in read])
+        await analyse_answers(
+            self.db, self.classifier, [a for a in stored if a.id not in read], settings=self.settings
+        )
 
     async def _read_experience(self, state: dict[str, Any], stored: list[Answer]) -> set[int]:
         """Put the experience answer's sentiment and emotion into the state (classifying it if needed)."""
@@ -481,7 +534,9 @@ class SurveyEngine:
             return set()
         analysis: Analysis | AnalysisRecord | None = answer.analysis
         if analysis is None:
-            analysis = (await analyse_answers(self.db, self.classifier, [answer])).get(answer.id)
+            analysis = (
+                await analyse_answers(self.db, self.classifier, [answer], settings=self.settings)
+            ).get(answer.id)
         if analysis is not None:
             state["experience_sentiment"] = analysis.sentiment
             state["experience_emotion"] = analysis.emotion
@@ -672,7 +727,7 @@ class SurveyEngine:
             )
             if not updated:
                 return
-            await analyse_answers(self.db, self.classifier, updated)
+            await analyse_answers(self.db, self.classifier, updated, settings=self.settings)
             customer = await self.accounts.customer_for(message.sender)
             await self._send(
                 f"m{message.sender.chat_id}:{message.message_id}:edited:{message.at.timestamp()}",

@@ -17,6 +17,7 @@ from bot.conversation.replies import Replies
 from bot.messaging import Messenger
 from bot.outreach.dispatch import Outreach
 from bot.outreach.invitations import Invitations
+from bot.outreach.webhooks import WebhookSender
 from bot.recovery.alerts import Recovery
 from sentiment import Classifier
 from storage.db import Database, utcnow
@@ -30,6 +31,8 @@ class CxServices:
     recovery: Recovery
     engine: SurveyEngine
     replies: Replies
+    # Outgoing webhooks, sent by the clock (bot.outreach.webhooks).
+    webhooks: WebhookSender
 
 
 def build_cx_services(
@@ -56,4 +59,5 @@ def build_cx_services(
         invitations=invitations,
         replies=replies,
     )
-    return CxServices(accounts, invitations, outreach, recovery, engine, replies)
+    webhooks = WebhookSender(db, settings, clock)
+    return CxServices(accounts, invitations, outreach, recovery, engine, replies, webhooks)

@@ -9,6 +9,7 @@ same card.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import re
@@ -29,6 +30,7 @@ from bot.messaging import (
     decode,
     encode,
 )
+from bot.outreach import webhooks
 from bot.outreach.scheduling import schedule_followup
 from storage import alerts as alert_repo
 from storage import answers as answer_repo
@@ -212,16 +214,28 @@ class Recovery:
         """Open (or update) the survey's alert and make sure the team sees the current card; with
         *wait* False the post goes through its own task, so a customer never waits for the staff chat's
         rate limit."""
-        alert, _ = await alert_repo.open_alert(
-            self.db,
-            survey_id=survey_id,
-            customer_id=customer_id,
-            touchpoint_id=touchpoint_id,
-            reason=reason,
-            severity=severity,
-            callback_requested=callback_requested,
-            at=self.clock(),
-        )
+        now = self.clock()
+        reported = webhooks.wants(self.settings, "alert.opened", "callback.requested")
+        # The alert and the webhook events reporting it are one write (bot.outreach.webhooks).
+        async with self.db.transaction() if reported else contextlib.nullcontext():
+            before = await alert_repo.alert_for_survey(self.db, survey_id) if reported else None
+            alert, created = await alert_repo.open_alert(
+                self.db,
+                survey_id=survey_id,
+                customer_id=customer_id,
+                touchpoint_id=touchpoint_id,
+                reason=reason,
+                severity=severity,
+                callback_requested=callback_requested,
+                at=now,
+            )
+            if reported:
+                if created:
+                    await self._report("alert.opened", alert, now, source="bot")
+                if alert.callback_requested and (
+                    created or (before is not None and not before.callback_requested)
+                ):
+                    await self._report("callback.requested", alert, now, source="bot")
         if wait:
             await self.show(alert.id)
         else:
@@ -251,7 +265,12 @@ class Recovery:
 
     async def add_contact(self, survey_id: int, phone: str) -> bool:
         """The customer shared their number for the call back: the card shows it."""
-        alert = await alert_repo.set_contact_phone(self.db, survey_id, phone)
+        reported = webhooks.wants(self.settings, "callback.requested")
+        async with self.db.transaction() if reported else contextlib.nullcontext():
+            before = await alert_repo.alert_for_survey(self.db, survey_id) if reported else None
+            alert = await alert_repo.set_contact_phone(self.db, survey_id, phone)
+            if alert is not None and before is not None and not before.callback_requested:
+                await self._report("callback.requested", alert, self.clock(), source="bot")
         if alert is None:
             return False
         await self.show(alert.id)
@@ -317,25 +336,61 @@ class Recovery:
         if not await is_staff(self.db, self.settings, user_id):
             return PressResult(translate(CARD, "staff_only", self.language), alert=True)
         alert_id, action = press.alert_id, press.action
-        now = self.clock()
         if await alert_repo.get_alert(self.db, alert_id) is None:
             return PressResult(translate(CARD, "unknown", self.language))
-        if action == "ack":
-            changed = await alert_repo.acknowledge(self.db, alert_id, user_id, now)
-            toast = translate(CARD, "acknowledged", self.language)
-        else:
-            changed = await alert_repo.resolve(self.db, alert_id, user_id, now)
-            toast = translate(CARD, "resolved", self.language)
+        changed = await self.act(alert_id, action, user_id=user_id, source="telegram")
         if changed is None:
             return PressResult(translate(CARD, "taken", self.language))
-        if action == "res":
-            followup = await schedule_followup(
-                self.db,
-                self.settings,
-                customer_id=changed.customer_id,
-                touchpoint_id=changed.touchpoint_id,
-                now=now,
-            )
-            changed = await alert_repo.set_followup_survey(self.db, alert_id, followup.id)
+        key = "acknowledged" if action == "ack" else "resolved"
+        return PressResult(translate(CARD, key, self.language))
+
+    async def act(
+        self,
+        alert_id: int,
+        action: AlertActionName,
+        *,
+        user_id: int | None,
+        source: str,
+        notes: str | None = None,
+    ) -> Alert | None:
+        """Acknowledge or resolve an alert (a card's button, or a help desk through the API), report it to
+        the webhooks in the same transaction, and bring the team's card up to date.
+
+        None when the alert had already moved on (taken by someone else, already resolved); NotFoundError
+        when there is no such alert. A resolved alert schedules the follow-up survey."""
+        now = self.clock()
+        event = "alert.acknowledged" if action == "ack" else "alert.resolved"
+        reported = webhooks.wants(self.settings, event)
+        async with self.db.transaction() if reported else contextlib.nullcontext():
+            if action == "ack":
+                changed = await alert_repo.acknowledge(self.db, alert_id, user_id, now, notes=notes)
+            else:
+                changed = await alert_repo.resolve(self.db, alert_id, user_id, now, notes)
+            if changed is None:
+                return None
+            if action == "res":
+                followup = await schedule_followup(
+                    self.db,
+                    self.settings,
+                    customer_id=changed.customer_id,
+                    touchpoint_id=changed.touchpoint_id,
+                    now=now,
+                )
+                changed = await alert_repo.set_followup_survey(self.db, alert_id, followup.id)
+            if reported:
+                await self._report(event, changed, now, source=source)
         await self.refresh(changed)
-        return PressResult(toast)
+        return changed
+
+    async def card_shows(self, alert_id: int) -> bool:
+        """Whether the card in the team chat shows the alert as it is now."""
+        alert = await alert_repo.get_alert(self.db, alert_id)
+        if alert is None or alert.posted_message_id is None:
+            return False
+        return alert.card_text == await render_card(self.db, self.settings, alert, self.language)
+
+    async def _report(self, event_type: str, alert: Alert, at: datetime, *, source: str) -> None:
+        data = await webhooks.alert_data(self.db, alert, source=source)
+        await webhooks.enqueue_event(
+            self.db, self.settings, event_type, data, at=at, customer_id=alert.customer_id
+        )

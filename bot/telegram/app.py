@@ -17,6 +17,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Defaults
 from telegram.request import HTTPXRequest, RequestData
 
+from bot import metrics
 from bot.api.ingest import sync_configured_touchpoints
 from bot.config import SUPPORTED_LANGUAGES, Settings, StartupError
 from bot.conversation.wiring import build_cx_services
@@ -54,7 +55,10 @@ class _WireRequest(HTTPXRequest):
                     self._journal.record_markup(markup)
                 except OSError as exc:
                     log.warning("wire journal not written (%s)", exc)
-        return await super().do_request(url, method, request_data, *args, **kwargs)
+        status, payload = await super().do_request(url, method, request_data, *args, **kwargs)
+        if status == 429:
+            metrics.TELEGRAM_429.inc()
+        return status, payload
 
 
 def build_application(settings: Settings, *, classifier: Classifier | None = None) -> MomentoApplication:
@@ -165,6 +169,7 @@ async def _post_shutdown(application: MomentoApplication) -> None:
     if isinstance(queue, DurableUpdateQueue):
         queue.db = None
     await found.recovery.drain()
+    await found.cx.webhooks.aclose()
     await found.cx.replies.flush()
     if found.owns_classifier:
         await found.classifier.aclose()

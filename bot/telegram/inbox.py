@@ -19,6 +19,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import SimpleUpdateProcessor
 
+from bot import metrics
 from storage import inbox as inbox_repo
 from storage.db import Database, utcnow
 
@@ -63,6 +64,7 @@ class InboxProcessor(SimpleUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         await coroutine  # Application.process_update: handler errors go to the error handler, not here
+        metrics.UPDATES_HANDLED.inc()
         if isinstance(update, Update) and self._queue.db is not None:
             self._done.append(update.update_id)
             if self._flusher is None or self._flusher.done():

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -22,12 +24,36 @@ log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line ([logging] format = "json"): time, level, logger, message, and the
+    traceback when there is one. The redacting filter runs on the handler first, so no secret gets here."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def configure_logging(settings: Settings) -> RedactSecrets:
     """Log lines with time and source, and never a secret in them (see bot.config.RedactSecrets)."""
     logging.basicConfig(
         level=settings.logging.level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if settings.logging.format == "json":
+        JsonFormatter.converter = time.gmtime
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     # httpx logs every poll at INFO, which drowns what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return install_redaction(settings)
@@ -152,6 +178,7 @@ async def serve(
                     bot_username=lambda: application.bot.username,
                     extra_routes=[webhook_route(settings, application)] if webhook else (),
                     bot_running=lambda: application.running,
+                    recovery=services(application).recovery,
                 )
                 _, base_url = await stack.enter_async_context(
                     serving(api, settings.server.host, settings.server.port)
