@@ -61,16 +61,14 @@ def _migrations() -> list[tuple[int, str, str]]:
         if name.endswith(".sql") and name[:4].isdigit():
             found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
     found.sort()
-    # Numbers are reserved per feature branch (0005, 0006, 0007 are built in parallel), so a branch may
-    # lack a lower number until it is merged; each number appears once and they are applied in order.
-    for (version, name, _), (previous, _, _) in zip(found[1:], found, strict=False):
-        if version == previous:
-            raise SchemaError(f"two migration files share the number {version} ({name})")
+    for expected, (version, name, _) in enumerate(found, start=1):
+        if version != expected:
+            raise SchemaError(f"migration files are not numbered consecutively at {name}")
     return found
 
 
 def latest_version() -> int:
-    return max((version for version, _, _ in _migrations()), default=0)
+    return len(_migrations())
 
 
 async def _configure(conn: aiosqlite.Connection) -> None:
@@ -120,7 +118,7 @@ async def _migrate(conn: aiosqlite.Connection, path: Path) -> int:
     once (the bot and ``momento init``) then apply each migration exactly once instead of racing.
     """
     migrations = _migrations()
-    newest = max((version for version, _, _ in migrations), default=0)
+    newest = len(migrations)
     while True:
         await conn.execute("BEGIN IMMEDIATE")
         try:
@@ -133,7 +131,7 @@ async def _migrate(conn: aiosqlite.Connection, path: Path) -> int:
             if current == newest:
                 await conn.commit()
                 return newest
-            version, name, sql = next(m for m in migrations if m[0] > current)
+            version, name, sql = migrations[current]
             try:
                 # executescript would COMMIT first; run the statements inside the open transaction instead.
                 for statement in _split_sql(sql):

@@ -379,7 +379,8 @@ def create_app(
         if recovery is None:
             raise ApiError(503, "unavailable", "alert actions need the running bot (momento run)")
         alert_id = request.path_params["alert_id"]
-        if await alert_repo.get_alert(db, alert_id) is None:
+        # Ids are SQLite integers: anything outside 1..2**63-1 names no alert (and must not reach SQLite).
+        if not 0 < alert_id < 2**63 or await alert_repo.get_alert(db, alert_id) is None:
             raise ApiError(404, "not_found", f"no alert with id {alert_id}")
         changed = await recovery.act(
             alert_id,
@@ -563,7 +564,12 @@ def openapi_schema(settings: Settings) -> dict[str, Any]:
             "summary": f"A help desk can {verb} an alert; the team's card in Telegram is updated",
             "security": secured,
             "parameters": [
-                {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                {
+                    "name": "alert_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+                }
             ],
             "requestBody": {
                 "required": False,

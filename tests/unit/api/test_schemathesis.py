@@ -18,7 +18,9 @@ import pytest
 
 from bot.api.ingest import sync_configured_touchpoints
 from bot.api.server import create_app, serving
+from bot.recovery.alerts import Recovery
 from storage.db import Database
+from tests.support.messenger import RecordingMessenger
 from tests.unit.api.test_server import BOT, KEY, make_settings
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -37,7 +39,10 @@ def api_url(tmp_path: Path) -> Iterator[str]:
         settings = make_settings(tmp_path)
         async with await Database.open(settings.storage.path) as db:
             await sync_configured_touchpoints(db, settings)
-            async with serving(create_app(settings, db, bot_username=lambda: BOT), "127.0.0.1", 0) as (
+            # The bot's recovery, as `momento run` lends it, so the alert actions are attacked for real.
+            recovery = Recovery(db, settings, RecordingMessenger())
+            app = create_app(settings, db, bot_username=lambda: BOT, recovery=recovery)
+            async with serving(app, "127.0.0.1", 0) as (
                 _,
                 url,
             ):

@@ -1,4 +1,4 @@
--- Momento schema, version 7: outgoing webhooks (issue 19).
+-- Momento schema, version 5: outgoing webhooks (issue 19).
 -- webhook_outbox: one row per event and subscribed webhook, written in the same transaction as the event it
 -- reports (survey completed, answer analysed, alert opened/acknowledged/resolved, callback requested, theme
 -- alert), and sent by the clock until the receiver answers 2xx (at least once). Rows of one webhook and one
