@@ -376,8 +376,7 @@ def create_app(
             raise ApiError(404, "not_found", f"no endpoint at {request.url.path}; see /openapi.json")
         body = await read_body(request, limit)
         data = _validate(AlertActionIn, parse_json(body) if body.strip() else {})
-        if recovery is None:
-            raise ApiError(503, "unavailable", "alert actions need the running bot (momento run)")
+        assert recovery is not None  # the route exists only next to the running bot
         alert_id = request.path_params["alert_id"]
         # Ids are SQLite integers: anything outside 1..2**63-1 names no alert (and must not reach SQLite).
         if not 0 < alert_id < 2**63 or await alert_repo.get_alert(db, alert_id) is None:
@@ -426,10 +425,10 @@ def create_app(
         return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(openapi_schema(settings))
+        return JSONResponse(openapi_schema(settings, alert_actions=recovery is not None))
 
     async def docs(request: Request) -> Response:
-        return HTMLResponse(_docs_page(openapi_schema(settings)))
+        return HTMLResponse(_docs_page(openapi_schema(settings, alert_actions=recovery is not None)))
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -439,9 +438,11 @@ def create_app(
         Route("/v1/events", post_events, methods=["POST"]),
         # external ids may contain "/" (the model allows it), so the id is matched as a path.
         Route("/v1/customers/{external_id:path}/link", get_link, methods=["GET", "POST"]),
-        Route("/v1/alerts/{alert_id:int}/{action}", alert_action, methods=["POST"]),
         Route("/metrics", metrics_page, methods=["GET"]),
     ]
+    if recovery is not None:
+        # Alert actions need the bot that owns the team's cards: served only next to it (momento run).
+        routes.append(Route("/v1/alerts/{alert_id:int}/{action}", alert_action, methods=["POST"]))
     routes.extend(extra_routes)
     return Starlette(
         routes=routes,
@@ -473,7 +474,7 @@ def _database_bytes(path: Path) -> int:
 # --- OpenAPI -------------------------------------------------------------------------------------------
 
 
-def openapi_schema(settings: Settings) -> dict[str, Any]:
+def openapi_schema(settings: Settings, *, alert_actions: bool = True) -> dict[str, Any]:
     """OpenAPI 3.1 built from the same pydantic models that validate requests, so the two cannot drift."""
     from pydantic.json_schema import models_json_schema
 
@@ -579,7 +580,6 @@ def openapi_schema(settings: Settings) -> dict[str, Any]:
                 "200": answer("The alert as it is now", "AlertOut"),
                 "404": answer("Unknown alert", "ErrorResponse"),
                 "409": answer("Already acknowledged or resolved: nothing changed", "ErrorResponse"),
-                "503": answer("The bot is not running next to the API", "ErrorResponse"),
                 **errors,
             },
         }
@@ -623,8 +623,14 @@ def openapi_schema(settings: Settings) -> dict[str, Any]:
                     "Telegram account that opens it)"
                 ),
             },
-            "/v1/alerts/{alert_id}/acknowledge": {"post": alert_operation("acknowledge")},
-            "/v1/alerts/{alert_id}/resolve": {"post": alert_operation("resolve")},
+            **(
+                {
+                    "/v1/alerts/{alert_id}/acknowledge": {"post": alert_operation("acknowledge")},
+                    "/v1/alerts/{alert_id}/resolve": {"post": alert_operation("resolve")},
+                }
+                if alert_actions
+                else {}
+            ),
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics (bearer MOMENTO_METRICS__KEY; without it: localhost only)",

@@ -341,8 +341,9 @@ class Recovery:
         changed = await self.act(alert_id, action, user_id=user_id, source="telegram")
         if changed is None:
             return PressResult(translate(CARD, "taken", self.language))
-        key = "acknowledged" if action == "ack" else "resolved"
-        return PressResult(translate(CARD, key, self.language))
+        if action == "ack":
+            return PressResult(translate(CARD, "acknowledged", self.language))
+        return PressResult(translate(CARD, "resolved", self.language))
 
     async def act(
         self,
