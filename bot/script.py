@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, get_args
 
 from bot.config import Settings, TouchpointSettings
 from bot.i18n import Catalogue, translate
@@ -28,16 +28,7 @@ ScriptKey = Literal[
     "thanks",
     "callback_next",
 ]
-SCRIPT_KEYS: tuple[ScriptKey, ...] = (
-    "invitation",
-    "expectation",
-    "experience",
-    "rating",
-    "improvement",
-    "callback_offer",
-    "thanks",
-    "callback_next",
-)
+SCRIPT_KEYS: tuple[ScriptKey, ...] = get_args(ScriptKey)  # one list: the Literal above
 
 # The texts are the script.* and phrases.* messages of the catalogues in bot/locale (see bot.i18n).
 DEFAULT_SCRIPT = Catalogue("script")
