@@ -99,7 +99,24 @@ def _time(moment: datetime | None) -> str | None:
     return to_db_time(moment) if moment is not None else None
 
 
-async def alert_data(db: Database, alert: Alert, *, source: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class AlertSubject:
+    """Who and where an alert is about, read before the write lock is taken: a transaction that reports an
+    alert never waits on reads (the ids it needs never change while the alert lives)."""
+
+    touchpoint: str | None
+    customer: dict[str, Any]
+
+
+async def alert_subject(db: Database, *, customer_id: int, touchpoint_id: int | None) -> AlertSubject:
+    """The parts of an ``alert.*`` payload that come from other tables."""
+    return AlertSubject(
+        touchpoint=await touchpoint_repo.touchpoint_key(db, touchpoint_id),
+        customer=await customer_ref(db, customer_id),
+    )
+
+
+def alert_data(alert: Alert, subject: AlertSubject, *, source: str) -> dict[str, Any]:
     """The ``alert.*`` and ``callback.requested`` payload; *source* says who acted (telegram, api, bot)."""
     return {
         "alert": {
@@ -110,14 +127,14 @@ async def alert_data(db: Database, alert: Alert, *, source: str) -> dict[str, An
             "callback_requested": alert.callback_requested,
             "contact_phone": alert.contact_phone,
             "survey_id": alert.survey_id,
-            "touchpoint": await touchpoint_repo.touchpoint_key(db, alert.touchpoint_id),
+            "touchpoint": subject.touchpoint,
             "assignee_user_id": alert.assignee_user_id,
             "notes": alert.notes,
             "created_at": _time(alert.created_at),
             "acknowledged_at": _time(alert.acknowledged_at),
             "resolved_at": _time(alert.resolved_at),
         },
-        "customer": await customer_ref(db, alert.customer_id),
+        "customer": subject.customer,
         "source": source,
     }
 
@@ -364,9 +381,11 @@ def describe(delivery: WebhookDelivery) -> dict[str, Any]:
 
 __all__ = [
     "SIGNATURE_HEADER",
+    "AlertSubject",
     "Attempt",
     "WebhookSender",
     "alert_data",
+    "alert_subject",
     "describe",
     "enqueue_event",
     "enqueue_theme_alert",

@@ -216,6 +216,11 @@ class Recovery:
         rate limit."""
         now = self.clock()
         reported = webhooks.wants(self.settings, "alert.opened", "callback.requested")
+        subject = (
+            await webhooks.alert_subject(self.db, customer_id=customer_id, touchpoint_id=touchpoint_id)
+            if reported
+            else None
+        )
         # The alert and the webhook events reporting it are one write (bot.outreach.webhooks).
         async with self.db.transaction() if reported else contextlib.nullcontext():
             before = await alert_repo.alert_for_survey(self.db, survey_id) if reported else None
@@ -229,13 +234,13 @@ class Recovery:
                 callback_requested=callback_requested,
                 at=now,
             )
-            if reported:
+            if subject is not None:
                 if created:
-                    await self._report("alert.opened", alert, now, source="bot")
+                    await self._report("alert.opened", alert, subject, now, source="bot")
                 if alert.callback_requested and (
                     created or (before is not None and not before.callback_requested)
                 ):
-                    await self._report("callback.requested", alert, now, source="bot")
+                    await self._report("callback.requested", alert, subject, now, source="bot")
         if wait:
             await self.show(alert.id)
         else:
@@ -265,12 +270,23 @@ class Recovery:
 
     async def add_contact(self, survey_id: int, phone: str) -> bool:
         """The customer shared their number for the call back: the card shows it."""
-        reported = webhooks.wants(self.settings, "callback.requested")
-        async with self.db.transaction() if reported else contextlib.nullcontext():
-            before = await alert_repo.alert_for_survey(self.db, survey_id) if reported else None
+        subject = None
+        if webhooks.wants(self.settings, "callback.requested"):
+            known = await alert_repo.alert_for_survey(self.db, survey_id)
+            if known is not None and not known.callback_requested:
+                subject = await webhooks.alert_subject(
+                    self.db, customer_id=known.customer_id, touchpoint_id=known.touchpoint_id
+                )
+        async with self.db.transaction() if subject is not None else contextlib.nullcontext():
+            before = await alert_repo.alert_for_survey(self.db, survey_id) if subject is not None else None
             alert = await alert_repo.set_contact_phone(self.db, survey_id, phone)
-            if alert is not None and before is not None and not before.callback_requested:
-                await self._report("callback.requested", alert, self.clock(), source="bot")
+            if (
+                subject is not None
+                and alert is not None
+                and before is not None
+                and not before.callback_requested
+            ):
+                await self._report("callback.requested", alert, subject, self.clock(), source="bot")
         if alert is None:
             return False
         await self.show(alert.id)
@@ -361,8 +377,14 @@ class Recovery:
         when there is no such alert. A resolved alert schedules the follow-up survey."""
         now = self.clock()
         event = "alert.acknowledged" if action == "ack" else "alert.resolved"
-        reported = webhooks.wants(self.settings, event)
-        async with self.db.transaction() if reported else contextlib.nullcontext():
+        subject = None
+        if webhooks.wants(self.settings, event):
+            known = await alert_repo.get_alert(self.db, alert_id)
+            if known is not None:
+                subject = await webhooks.alert_subject(
+                    self.db, customer_id=known.customer_id, touchpoint_id=known.touchpoint_id
+                )
+        async with self.db.transaction() if subject is not None else contextlib.nullcontext():
             if action == "ack":
                 changed = await alert_repo.acknowledge(self.db, alert_id, user_id, now, notes=notes)
             else:
@@ -378,8 +400,8 @@ class Recovery:
                     now=now,
                 )
                 changed = await alert_repo.set_followup_survey(self.db, alert_id, followup.id)
-            if reported:
-                await self._report(event, changed, now, source=source)
+            if subject is not None:
+                await self._report(event, changed, subject, now, source=source)
         await self.refresh(changed)
         return changed
 
@@ -390,8 +412,14 @@ class Recovery:
             return False
         return alert.card_text == await render_card(self.db, self.settings, alert, self.language)
 
-    async def _report(self, event_type: str, alert: Alert, at: datetime, *, source: str) -> None:
-        data = await webhooks.alert_data(self.db, alert, source=source)
+    async def _report(
+        self, event_type: str, alert: Alert, subject: webhooks.AlertSubject, at: datetime, *, source: str
+    ) -> None:
         await webhooks.enqueue_event(
-            self.db, self.settings, event_type, data, at=at, customer_id=alert.customer_id
+            self.db,
+            self.settings,
+            event_type,
+            webhooks.alert_data(alert, subject, source=source),
+            at=at,
+            customer_id=alert.customer_id,
         )
