@@ -59,13 +59,19 @@ def settings(settings_factory: SettingsFactory) -> Any:
 
 @pytest.fixture
 async def app(running_app: AppRunner, settings: Any, classifier: Any) -> AsyncIterator[Any]:
-    application = await running_app(settings, classifier=classifier)
-    clock = Clock(NOON)
-    services(application).outreach.clock = clock
+    application = await start_at(running_app, settings, classifier, Clock(NOON))
     yield application
     # Stop every Application before the lent classifier closes: answers are classified after the reply, so
     # a handler may still be waiting for the model when the test ends.
     await running_app.stop_all()
+
+
+async def start_at(running_app: AppRunner, settings: Any, classifier: Any, clock: Clock) -> Any:
+    """Start the Application with its outreach clock at the test's time, before the first tick (0.1 s
+    after start) can look at the surveys with today's real date and expire them all."""
+    application = await running_app(settings, classifier=classifier)
+    services(application).outreach.clock = clock
+    return application
 
 
 async def link(
@@ -266,9 +272,11 @@ async def test_restart_mid_survey_resumes_at_the_same_step(
     invitation = await invite(app, bot_api, customer)
     await press(bot_api, 45, invitation, action(invitation, "yes"))
     await say(bot_api, 45, "A quick delivery.")
+    clock = services(app).outreach.clock
     await running_app.stop(app)
 
-    second = await running_app(settings, classifier=classifier)
+    # The restarted bot keeps the test's time: with today's date its first tick would expire the survey.
+    second = await start_at(running_app, settings, classifier, clock)
     rating_q = await say(bot_api, 45, "It was quick indeed, no complaints.")
     assert "rate it from 1" in (rating_q.plain_text or "")
     survey = await only_survey(second, customer)
