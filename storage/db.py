@@ -34,6 +34,25 @@ class SchemaError(Exception):
     """The database file cannot be used by this version of Momento."""
 
 
+class StorageUnavailable(SchemaError):
+    """The database server cannot be reached or refused us (PostgreSQL), phrased as one line. A SchemaError,
+    so every command that reports an unusable database reports this one the same way."""
+
+
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
+SQLITE_SCHEME = "sqlite:///"
+
+
+def is_postgresql(target: str | Path) -> bool:
+    return isinstance(target, str) and target.startswith(POSTGRESQL_SCHEMES)
+
+
+def sqlite_path(target: str | Path) -> Path:
+    """The file of a SQLite target: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a bare path."""
+    text = str(target)
+    return Path(text[len(SQLITE_SCHEME) :]) if text.startswith(SQLITE_SCHEME) else Path(text)
+
+
 def to_db_time(moment: datetime) -> str:
     """UTC text that sorts like time; naive datetimes are refused so a local time never sneaks in."""
     if moment.tzinfo is None:
@@ -65,6 +84,11 @@ def _migrations() -> list[tuple[int, str, str]]:
         if version != expected:
             raise SchemaError(f"migration files are not numbered consecutively at {name}")
     return found
+
+
+def migration_names() -> list[str]:
+    """The file names of the one ordered history (the PostgreSQL twins carry the same names)."""
+    return [name for _, name, _ in _migrations()]
 
 
 def latest_version() -> int:
@@ -169,7 +193,12 @@ _SAVEPOINTS = itertools.count()
 
 
 class Database:
-    """One Momento database: a serialised writer and a reader connection to the same WAL file."""
+    """One Momento database: a serialised writer and a reader connection to the same WAL file.
+
+    ``Database.open("postgresql://...")`` gives the PostgreSQL engine instead (storage.postgres), behind the
+    same API."""
+
+    engine = "sqlite"
 
     def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self.path = path
@@ -181,9 +210,15 @@ class Database:
         self.touchpoint_keys: dict[int, str] = {}
 
     @classmethod
-    async def open(cls, path: str | Path) -> Database:
-        """Open (creating if needed) and migrate to the newest schema."""
-        db_path = Path(path)
+    async def open(cls, path: str | Path, *, password: str | None = None) -> Database:
+        """Open (creating if needed) and migrate to the newest schema.
+
+        *path*: a file (bare or ``sqlite:///``), or a ``postgresql://`` URL, whose password is *password*."""
+        if is_postgresql(path):
+            from storage.postgres import PostgresDatabase
+
+            return await PostgresDatabase.connect(str(path), password=password)
+        db_path = sqlite_path(path)
         if db_path.parent and not db_path.parent.exists():
             db_path.parent.mkdir(parents=True, exist_ok=True)
         writer = await aiosqlite.connect(db_path, isolation_level=None)

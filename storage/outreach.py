@@ -158,7 +158,7 @@ async def schedule_after_linking(db: Database, customer_id: int, *, now: datetim
         row = await _rows.one(
             conn,
             """UPDATE surveys SET status = 'scheduled', skip_reason = NULL,
-                                  scheduled_at = MAX(scheduled_at, :now)
+                                  scheduled_at = CASE WHEN :now > scheduled_at THEN :now ELSE scheduled_at END
                WHERE id = (SELECT s.id FROM surveys AS s LEFT JOIN touchpoints AS t ON t.id = s.touchpoint_id
                            WHERE s.customer_id = :customer AND s.kind = 'touchpoint' AND s.status = 'skipped'
                              AND s.skip_reason = 'not_linked' AND s.expires_at > :now

@@ -130,9 +130,9 @@ async def _post_init(application: MomentoApplication) -> None:
 
 async def _open_database(settings: Settings) -> Database:
     """The database, or StartupError naming why not (locked by another process, newer than this Momento)."""
-    path = settings.storage.path
+    path = settings.storage.describe()
     try:
-        return await Database.open(path)
+        return await Database.open(settings.storage.target, password=settings.storage.password_value)
     except SchemaError as exc:
         raise StartupError(str(exc)) from exc
     except sqlite3.OperationalError as exc:
