@@ -199,6 +199,14 @@ class Database:
     same API."""
 
     engine = "sqlite"
+    # Appended to a claiming subquery: several processes claim on PostgreSQL, one writer does on SQLite.
+    skip_locked = ""
+
+    @staticmethod
+    def unindexed(column: str) -> str:
+        """*column* in a condition the planner must not pick an index for (SQLite's unary plus; PostgreSQL's
+        planner needs no such hint)."""
+        return f"+{column}"
 
     def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self.path = path

@@ -233,6 +233,11 @@ class PostgresDatabase(Database):
     """A pool of connections to one PostgreSQL database, behind the same API as the SQLite one."""
 
     engine = "postgresql"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    @staticmethod
+    def unindexed(column: str) -> str:
+        return column
 
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
         # Not Database.__init__: there is no file and no pair of connections.
