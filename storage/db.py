@@ -203,10 +203,10 @@ class Database:
     skip_locked = ""
 
     @staticmethod
-    def unindexed(column: str) -> str:
-        """*column* in a condition the planner must not pick an index for (SQLite's unary plus; PostgreSQL's
-        planner needs no such hint)."""
-        return f"+{column}"
+    def unindexed(column: str, *, numeric: bool = False) -> str:
+        """*column* where the planner must not pick an index for it (SQLite's unary plus, or ``+ 0`` for a
+        number; PostgreSQL's planner needs no such hint, and groups only by the column itself)."""
+        return f"{column} + 0" if numeric else f"+{column}"
 
     def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self.path = path

@@ -236,7 +236,7 @@ class PostgresDatabase(Database):
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
     @staticmethod
-    def unindexed(column: str) -> str:
+    def unindexed(column: str, *, numeric: bool = False) -> str:
         return column
 
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:

@@ -57,6 +57,20 @@ def postgres_server() -> Iterator[str | None]:
 
 
 @pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """The session's server for a test that needs PostgreSQL itself: skipped (one line) where there is none,
+    failed instead under MOMENTO_REQUIRE_POSTGRES=1."""
+    server: str | None = request.getfixturevalue("postgres_server")
+    if server is None:
+        if _REQUIRE_POSTGRES:
+            pytest.fail(f"{postgres.REQUIRE_ENV}=1 but no PostgreSQL: {_POSTGRES_MISSING}")
+        global _postgres_skipped
+        _postgres_skipped = True
+        pytest.skip(_POSTGRES_MISSING)
+    return server
+
+
+@pytest.fixture
 def storage_engine(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "sqlite"))
 
@@ -69,13 +83,7 @@ async def storage_target(
     if storage_engine == "sqlite":
         yield tmp_path / "momento.db"
         return
-    server = request.getfixturevalue("postgres_server")
-    if server is None:
-        if _REQUIRE_POSTGRES:
-            pytest.fail(f"{postgres.REQUIRE_ENV}=1 but no PostgreSQL: {_POSTGRES_MISSING}")
-        global _postgres_skipped
-        _postgres_skipped = True
-        pytest.skip(_POSTGRES_MISSING)
+    server: str = request.getfixturevalue("postgres_url")
     url = await postgres.fresh_database(server)
     try:
         yield url

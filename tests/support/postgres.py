@@ -30,6 +30,9 @@ import pytest
 REQUIRE_ENV = "MOMENTO_REQUIRE_POSTGRES"
 URL_ENV = "MOMENTO_TEST_POSTGRES_URL"
 TEMPLATE = "momento_template"
+# A role of the throwaway cluster that must give PASSWORD (pg_hba: scram-sha-256).
+PASSWORD_ROLE = "momento_locked"
+PASSWORD = "right-password"
 ENGINES = ("sqlite", "postgresql")
 # ``pytestmark = BOTH_ENGINES`` (or on one test): the test's ``storage_target`` is each engine in turn.
 BOTH_ENGINES = pytest.mark.parametrize("storage_engine", ENGINES, indirect=True)
@@ -77,6 +80,9 @@ class Cluster:
 
     def start(self) -> str:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "momento", "-E", "UTF8", "--locale=C")
+        # One role that needs a password, for the start-up failure tests; everyone else is trusted.
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -108,6 +114,12 @@ async def prepare_template(server_url: str) -> None:
     from storage.db import Database
 
     await _admin(server_url, f"DROP DATABASE IF EXISTS {TEMPLATE}", f"CREATE DATABASE {TEMPLATE}")
+    if not os.environ.get(URL_ENV):
+        await _admin(
+            server_url,
+            f"DROP ROLE IF EXISTS {PASSWORD_ROLE}",
+            f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{PASSWORD}'",
+        )
     db = await Database.open(database_url(server_url, TEMPLATE))
     await db.close()
 
@@ -119,10 +131,10 @@ async def fresh_database(server_url: str) -> str:
     return database_url(server_url, name)
 
 
-async def empty_database(server_url: str) -> str:
+async def empty_database(server_url: str, *, owner: str | None = None) -> str:
     """The URL of a new database with no schema at all (migrations, migrate-storage targets)."""
     name = f"momento_empty_{os.getpid()}_{next(_names)}"
-    await _admin(server_url, f"CREATE DATABASE {name}")
+    await _admin(server_url, f"CREATE DATABASE {name}" + (f" OWNER {owner}" if owner else ""))
     return database_url(server_url, name)
 
 
