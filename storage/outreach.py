@@ -61,7 +61,8 @@ async def plan_survey(
             window_start = to_db_time(scheduled_at - frequency_cap)
             window_end = to_db_time(scheduled_at + frequency_cap)
             parts.append(
-                f"""SELECT 'asked', CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS DOUBLE PRECISION) FROM (SELECT 1 FROM surveys WHERE customer_id = ?
+                f"""SELECT 'asked', CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS DOUBLE PRECISION)
+                    FROM (SELECT 1 FROM surveys WHERE customer_id = ?
                     AND kind = 'touchpoint' AND status IN ({",".join("?" * len(_ASKED))}) AND invited_at > ?
                     LIMIT 1) AS recent"""
             )
@@ -71,7 +72,8 @@ async def plan_survey(
             parts.append(
                 f"""SELECT 'competitor', s.id, s.claimed_at, COALESCE(t.weight, 1.0) FROM surveys AS s
                    LEFT JOIN touchpoints AS t ON t.id = s.touchpoint_id
-                   WHERE s.customer_id = ? AND s.kind = 'touchpoint' AND {db.unindexed("s.status")} = 'scheduled'
+                   WHERE s.customer_id = ? AND s.kind = 'touchpoint'
+                   AND {db.unindexed("s.status")} = 'scheduled'
                    AND s.scheduled_at > ? AND s.scheduled_at < ?"""
             )
             params += [customer_id, window_start, window_end]

@@ -417,7 +417,8 @@ async def transitions(
             WHERE o.at < :end
         ), feeling AS MATERIALIZED (
             -- How each event felt, looked up once (an event's answers come after it, so after :start).
-            SELECT s.event_id AS event_id, MAX(CASE WHEN n.sentiment = 'negative' THEN 1 ELSE 0 END) AS negative
+            SELECT s.event_id AS event_id,
+                   MAX(CASE WHEN n.sentiment = 'negative' THEN 1 ELSE 0 END) AS negative
             FROM answers AS a
             JOIN analyses AS n ON n.id = a.current_analysis_id
             JOIN surveys AS s ON s.id = a.survey_id

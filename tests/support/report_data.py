@@ -79,7 +79,7 @@ class Seeder:
 
     async def event(self, customer: str, touchpoint: str, at: datetime, amount: float | None = None) -> int:
         async with self.db.transaction() as conn:
-            cursor = await _insert(
+            return await _insert(
                 conn,
                 "INSERT INTO touchpoint_events (external_id, customer_id, touchpoint_id, occurred_at, "
                 "amount, "
@@ -93,7 +93,6 @@ class Seeder:
                     to_db_time(at),
                 ),
             )
-            return cursor
 
     async def answer(
         self,
