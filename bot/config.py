@@ -249,6 +249,16 @@ class StorageSettings(_Section):
         return self.url if self.url is not None and self.engine == "postgresql" else self.path
 
     @property
+    def local_path(self) -> Path:
+        """Where this host keeps the small journals beside the data (sent confirmations, invitations that
+        left): the SQLite file itself, or for PostgreSQL a name of the database in the directory of *path*,
+        so two databases never share journals."""
+        if self.engine == "sqlite" or self.url is None:
+            return self.path
+        parts = urlsplit(self.url)
+        return self.path.with_name(f"{parts.path.strip('/')}@{parts.hostname}-{parts.port or 5432}")
+
+    @property
     def password_value(self) -> str | None:
         return self.password.get_secret_value() if self.password is not None else None
 

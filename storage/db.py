@@ -218,14 +218,17 @@ class Database:
         self.touchpoint_keys: dict[int, str] = {}
 
     @classmethod
-    async def open(cls, path: str | Path, *, password: str | None = None) -> Database:
+    async def open(
+        cls, path: str | Path, *, password: str | None = None, local_path: Path | None = None
+    ) -> Database:
         """Open (creating if needed) and migrate to the newest schema.
 
-        *path*: a file (bare or ``sqlite:///``), or a ``postgresql://`` URL, whose password is *password*."""
+        *path*: a file (bare or ``sqlite:///``), or a ``postgresql://`` URL, whose password is *password*
+        and whose journals on this host go beside *local_path* (``db.path``; the file itself for SQLite)."""
         if is_postgresql(path):
             from storage.postgres import PostgresDatabase
 
-            return await PostgresDatabase.connect(str(path), password=password)
+            return await PostgresDatabase.connect(str(path), password=password, local_path=local_path)
         db_path = sqlite_path(path)
         if db_path.parent and not db_path.parent.exists():
             db_path.parent.mkdir(parents=True, exist_ok=True)

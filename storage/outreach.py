@@ -265,7 +265,7 @@ async def release_invitation(
     async with db.transaction() as conn:
         await conn.execute(
             """UPDATE surveys SET claimed_at = NULL, sending_at = NULL, scheduled_at = ?, last_error = ?,
-                   status = CASE WHEN ? THEN 'failed' ELSE status END
+                   status = CASE WHEN ? = 1 THEN 'failed' ELSE status END
                WHERE id = ? AND status = 'scheduled'""",
             (to_db_time(retry_at), error, 1 if give_up else 0, survey_id),
         )

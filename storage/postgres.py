@@ -239,9 +239,11 @@ class PostgresDatabase(Database):
     def unindexed(column: str, *, numeric: bool = False) -> str:
         return column
 
-    def __init__(self, url: str, pool: asyncpg.Pool) -> None:
-        # Not Database.__init__: there is no file and no pair of connections.
-        self.path = Path("postgresql")
+    def __init__(self, url: str, pool: asyncpg.Pool, local_path: Path | None = None) -> None:
+        # Not Database.__init__: there is no file and no pair of connections. *path* names where this host's
+        # journals go (bot.conversation.replies): one name per database, never shared by two databases.
+        parts = urlsplit(url)
+        self.path = local_path or Path(f"{parts.path.strip('/')}@{parts.hostname}-{parts.port or 5432}")
         self.url = url
         self._pool = pool
         self._write_lock = asyncio.Lock()
@@ -250,7 +252,9 @@ class PostgresDatabase(Database):
         self.touchpoint_keys: dict[int, str] = {}
 
     @classmethod
-    async def connect(cls, url: str, *, password: str | None = None) -> PostgresDatabase:
+    async def connect(
+        cls, url: str, *, password: str | None = None, local_path: Path | None = None
+    ) -> PostgresDatabase:
         """Connect, migrate to the newest schema, or raise StorageUnavailable / SchemaError (one line)."""
         where = masked_url(url)
         try:
@@ -270,7 +274,7 @@ class PostgresDatabase(Database):
         except BaseException:
             await pool.close()
             raise
-        return cls(url, pool)
+        return cls(url, pool, local_path)
 
     async def close(self) -> None:
         async with self._write_lock:

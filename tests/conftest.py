@@ -134,7 +134,7 @@ def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
 
 
 @pytest.fixture
-def settings_factory(storage_target: str | Path, bot_api: BotApiEmulator) -> SettingsFactory:
+def settings_factory(tmp_path: Path, storage_target: str | Path, bot_api: BotApiEmulator) -> SettingsFactory:
     """``settings_factory(telegram={"max_retries": 0}, survey={...})`` -> Settings for the emulator.
 
     Defaults: the emulator's token and URLs, the test's database (``storage_target``: tmp_path/momento.db, or
@@ -152,7 +152,8 @@ def settings_factory(storage_target: str | Path, bot_api: BotApiEmulator) -> Set
                 "admin_user_ids": [ADMIN_USER_ID],
                 "per_chat_interval": 0,
             },
-            "storage": {"url": str(storage_target)},
+            # The journals beside the data stay in tmp_path on either engine.
+            "storage": {"url": str(storage_target), "path": str(tmp_path / "momento.db")},
             "survey": {"tick_interval": "1s"},
         }
         return Settings(**deep_merge(data, overrides))

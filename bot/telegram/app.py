@@ -65,7 +65,7 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
     """The configured Application; pass *classifier* to reuse a loaded model (tests, demo)."""
     token = settings.require_token().get_secret_value()
     queue = DurableUpdateQueue()
-    wire = WireJournal.beside(settings.storage.path)
+    wire = WireJournal.beside(settings.storage.local_path)
     builder = (
         TolerantApplicationBuilder()
         .token(token)
@@ -132,7 +132,11 @@ async def _open_database(settings: Settings) -> Database:
     """The database, or StartupError naming why not (locked by another process, newer than this Momento)."""
     path = settings.storage.describe()
     try:
-        return await Database.open(settings.storage.target, password=settings.storage.password_value)
+        return await Database.open(
+            settings.storage.target,
+            password=settings.storage.password_value,
+            local_path=settings.storage.local_path,
+        )
     except SchemaError as exc:
         raise StartupError(str(exc)) from exc
     except sqlite3.OperationalError as exc:

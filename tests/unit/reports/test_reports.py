@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +16,7 @@ from bot.config import Settings
 from bot.reports.charts import Chart
 from bot.reports.common import ReportError, Scope, parse_scope
 from bot.reports.customer import build_customer, render_customer
-from bot.reports.digest import digest_text, due_digest, mark_sent
+from bot.reports.digest import claim, digest_text, due_digest, mark_sent
 from bot.reports.drivers import build_drivers, correlation, render_drivers
 from bot.reports.journey import build_journey, render_journey
 from bot.reports.periods import PeriodError, parse_period
@@ -341,6 +343,25 @@ async def test_digest_is_due_once_per_day_and_survives_restarts(seeded: Any) -> 
     assert await due_digest(db, daily, at + timedelta(hours=3)) is None
     next_day = await due_digest(db, daily, at + timedelta(days=1))
     assert next_day is not None and next_day.key == "daily:2026-11-20"
+
+
+@BOTH_ENGINES
+async def test_a_due_digest_is_claimed_by_exactly_one_of_several_workers(
+    seeded: Any, storage_target: str | Path
+) -> None:
+    """Each worker's clock fires at digest time; one database handle per worker, all claiming at once."""
+    db, settings, _ = seeded
+    daily = settings.model_copy(update={"reports": settings.reports.model_copy(update={"digest": "daily"})})
+    due = await due_digest(db, daily, datetime(2026, 11, 19, 8, 31, tzinfo=UTC))
+    assert due is not None
+    workers = [await Database.open(storage_target) for _ in range(4)]
+    try:
+        won = await asyncio.gather(*(claim(worker, due) for worker in workers for _ in range(3)))
+    finally:
+        for worker in workers:
+            await worker.close()
+    assert sorted(won) == [False] * 11 + [True]
+    assert await due_digest(db, daily, datetime(2026, 11, 19, 9, 0, tzinfo=UTC)) is None
 
 
 @BOTH_ENGINES
