@@ -377,6 +377,14 @@ class Database:
                 await self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return row is not None and row[0] == 0
 
+    async def size_bytes(self) -> int:
+        """The main file and its write-ahead log."""
+        size = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):
+                size += Path(f"{self.path}{suffix}").stat().st_size
+        return size
+
     async def schema_version(self) -> int:
         row = await self.fetch_one("PRAGMA user_version")
         return int(row[0]) if row else 0

@@ -330,6 +330,11 @@ class PostgresDatabase(Database):
         """Nothing to do: PostgreSQL's own checkpoints and vacuum reclaim what was erased."""
         return True
 
+    async def size_bytes(self) -> int:
+        """The database's size on the server (for /metrics)."""
+        async with self._pool.acquire() as conn:
+            return int(await conn.fetchval("SELECT pg_database_size(current_database())"))
+
     async def schema_version(self) -> int:
         async with self._pool.acquire() as conn:
             return await _read_version(conn)
