@@ -68,6 +68,14 @@ def from_db_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value)
 
 
+def _file_bytes(path: Path) -> int:
+    size = 0
+    for suffix in ("", "-wal"):
+        with contextlib.suppress(OSError):
+            size += Path(f"{path}{suffix}").stat().st_size
+    return size
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -377,13 +385,24 @@ class Database:
                 await self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return row is not None and row[0] == 0
 
+    # Bulk copy (storage.transfer), inside one transaction() of this database.
+
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        listed = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" * len(columns))
+        await self._writer.executemany(f'INSERT INTO "{table}" ({listed}) VALUES ({marks})', rows)
+
+    async def empty_tables(self, tables: Sequence[str]) -> None:
+        """Children first: every row of *tables* deleted."""
+        for table in tables:
+            await self._writer.execute(f'DELETE FROM "{table}"')
+
+    async def after_bulk_insert(self, tables: Sequence[str]) -> None:
+        """Nothing for SQLite: a new row's id follows the largest one present."""
+
     async def size_bytes(self) -> int:
-        """The main file and its write-ahead log."""
-        size = 0
-        for suffix in ("", "-wal"):
-            with contextlib.suppress(OSError):
-                size += Path(f"{self.path}{suffix}").stat().st_size
-        return size
+        """The main file and its write-ahead log (a stat each: no thread needed)."""
+        return _file_bytes(self.path)
 
     async def schema_version(self) -> int:
         row = await self.fetch_one("PRAGMA user_version")

@@ -330,6 +330,35 @@ class PostgresDatabase(Database):
         """Nothing to do: PostgreSQL's own checkpoints and vacuum reclaim what was erased."""
         return True
 
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """COPY, the fast path for bulk loads, on the open transaction's connection."""
+        assert self._tx is not None, "insert_rows runs inside transaction()"
+        await self._tx.raw.copy_records_to_table(table, records=rows, columns=list(columns))
+
+    async def empty_tables(self, tables: Sequence[str]) -> None:
+        assert self._tx is not None, "empty_tables runs inside transaction()"
+        listed = ", ".join(f'"{t}"' for t in tables)
+        await self._tx.raw.execute(f"TRUNCATE {listed} RESTART IDENTITY CASCADE")
+
+    async def after_bulk_insert(self, tables: Sequence[str]) -> None:
+        """Identity columns continue after the largest id copied in (COPY does not move them)."""
+        assert self._tx is not None, "after_bulk_insert runs inside transaction()"
+        with_id = {
+            row[0]
+            for row in await self._tx.raw.fetch(
+                "SELECT table_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND column_name = 'id'"
+            )
+        }
+        for table in tables:
+            if table not in with_id:
+                continue
+            sequence = await self._tx.raw.fetchval("SELECT pg_get_serial_sequence($1, 'id')", f'"{table}"')
+            if sequence is not None:
+                await self._tx.raw.execute(
+                    f'SELECT setval($1, COALESCE((SELECT MAX(id) FROM "{table}"), 0) + 1, false)', sequence
+                )
+
     async def size_bytes(self) -> int:
         """The database's size on the server (for /metrics)."""
         async with self._pool.acquire() as conn:

@@ -170,6 +170,9 @@ def _register_feature_commands() -> None:
     from bot.cli.webhooks import webhooks_group  # webhooks: failures, resends, a test event
 
     main.add_command(webhooks_group)
+    from bot.cli.migrate import migrate_storage_command  # storage: SQLite -> PostgreSQL, verified
+
+    main.add_command(migrate_storage_command)
 
 
 _register_feature_commands()

@@ -13,9 +13,9 @@ from bot.outreach.scheduling import schedule_survey
 from bot.telegram.services import services
 from storage import answers, customers, events, surveys, touchpoints
 from storage.models import Customer, Survey
-from tests.support.postgres import BOTH_ENGINES
 from tests.conftest import STAFF_CHAT_ID, AppRunner, SettingsFactory
 from tests.fakes.bot_api import BotApiEmulator, RecordedCall
+from tests.support.postgres import BOTH_ENGINES
 
 pytestmark = pytest.mark.slow
 

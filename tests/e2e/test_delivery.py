@@ -16,10 +16,10 @@ import pytest
 from bot.outreach.scheduling import schedule_survey
 from bot.telegram.services import services
 from storage import surveys
-from tests.support.postgres import BOTH_ENGINES
 from tests.conftest import AppRunner, SettingsFactory
 from tests.e2e.test_conversation import NOON, TOUCHPOINTS, Clock, action, event, link
 from tests.fakes.bot_api import BotApiEmulator, RecordedCall
+from tests.support.postgres import BOTH_ENGINES
 
 pytestmark = pytest.mark.slow
 

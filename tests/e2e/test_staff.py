@@ -15,9 +15,9 @@ from bot.telegram.services import services
 from storage import alerts as alert_repo
 from storage import staff as staff_repo
 from storage.db import Database
-from tests.support.postgres import BOTH_ENGINES
 from tests.conftest import ADMIN_USER_ID, STAFF_CHAT_ID, AppRunner, SettingsFactory
 from tests.fakes.bot_api import BotApiEmulator
+from tests.support.postgres import BOTH_ENGINES
 from tests.support.report_data import TOUCHPOINTS, seed_known
 
 pytestmark = pytest.mark.slow  # lends the real classifier to the Application

@@ -20,9 +20,9 @@ from bot.telegram.app import build_application
 from bot.telegram.runner import serve, webhook_settings
 from storage import events as event_repo
 from storage.db import Database
-from tests.support.postgres import BOTH_ENGINES
 from tests.conftest import SettingsFactory
 from tests.fakes.bot_api import BotApiEmulator
+from tests.support.postgres import BOTH_ENGINES
 
 pytestmark = pytest.mark.slow  # lends the real classifier to the Application
 

@@ -14,9 +14,9 @@ from bot.api.server import create_app, serving
 from bot.telegram.services import services
 from storage import alerts as alert_repo
 from storage.db import Database
-from tests.support.postgres import BOTH_ENGINES
 from tests.conftest import STAFF_CHAT_ID, AppRunner, SettingsFactory
 from tests.fakes.bot_api import BotApiEmulator
+from tests.support.postgres import BOTH_ENGINES
 from tests.support.receiver import Receiver, until
 from tests.support.report_data import TOUCHPOINTS, seed_known
 from tests.unit.outreach.test_webhooks import SECRET, reference_verify
