@@ -385,6 +385,12 @@ class Database:
                 await self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return row is not None and row[0] == 0
 
+    async def claim_bot_process(self) -> bool:
+        """Mark this process as the database's one bot process (``momento run``); False if another holds it.
+
+        SQLite: one process per file already (the bot is its one writer), so there is nothing to take."""
+        return True
+
     # Bulk copy (storage.transfer), inside one transaction() of this database.
 
     async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

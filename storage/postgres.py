@@ -40,6 +40,8 @@ POOL_MAX_SIZE = 10
 CONNECT_TIMEOUT_S = 10.0
 # pg_advisory_xact_lock key: two processes starting at once apply each migration exactly once.
 _MIGRATION_LOCK = 0x4D4F4D45  # "MOME"
+# pg_try_advisory_lock key held by the database's one bot process (``momento run``).
+_BOT_LOCK = 0x4D4F4D42  # "MOMB"
 
 _TOKENS = re.compile(
     r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|::|\bIS\s+\?|\?|:([A-Za-z_][A-Za-z0-9_]*)""", re.IGNORECASE
@@ -249,6 +251,7 @@ class PostgresDatabase(Database):
         self._write_lock = asyncio.Lock()
         self._closed = False
         self._tx: PgConnection | None = None
+        self._bot_lock: asyncpg.Connection | None = None
         self.touchpoint_keys: dict[int, str] = {}
 
     @classmethod
@@ -276,11 +279,31 @@ class PostgresDatabase(Database):
             raise
         return cls(url, pool, local_path)
 
+    async def claim_bot_process(self) -> bool:
+        """A session advisory lock, held on a connection of its own until close (or until the process dies,
+        when PostgreSQL drops it with the session): a second ``momento run`` on the database is refused.
+
+        Invitations, digests and update ids are claimed safely by several processes, but replies of one chat
+        are ordered only inside one process in this version, so one bot process per database."""
+        if self._bot_lock is not None:
+            return True
+        conn = await self._pool.acquire()
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _BOT_LOCK):
+            await self._pool.release(conn)
+            return False
+        self._bot_lock = conn
+        return True
+
     async def close(self) -> None:
         async with self._write_lock:
             if self._closed:
                 return
             self._closed = True
+            if self._bot_lock is not None:
+                with contextlib.suppress(asyncpg.PostgresError, OSError):
+                    await self._bot_lock.execute("SELECT pg_advisory_unlock($1)", _BOT_LOCK)
+                await self._pool.release(self._bot_lock)
+                self._bot_lock = None
             await self._pool.close()
 
     @asynccontextmanager

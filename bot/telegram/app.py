@@ -110,6 +110,11 @@ async def _post_init(application: MomentoApplication) -> None:
     lent = application.bot_data.lent_classifier
     db = await _open_database(settings)
     try:
+        if not await db.claim_bot_process():
+            raise StartupError(
+                f"another `momento run` is already using the database {settings.storage.describe()}: this "
+                "version runs one bot process per database (docs/deploying.md); stop the other one first"
+            )
         await sync_configured_touchpoints(db, settings)
         classifier = lent if lent is not None else await _open_model(settings)
         await asyncio.to_thread(warm_up, SUPPORTED_LANGUAGES)  # not on a customer's first message
