@@ -403,6 +403,12 @@ class Database:
         for table in tables:
             await self._writer.execute(f'DELETE FROM "{table}"')
 
+    async def set_column(self, table: str, column: str, values: Sequence[tuple[int, Any]]) -> None:
+        """*column* of the rows with these ids set to these values: (id, value) pairs."""
+        await self._writer.executemany(
+            f'UPDATE "{table}" SET "{column}" = ? WHERE id = ?', [(value, row_id) for row_id, value in values]
+        )
+
     async def after_bulk_insert(self, tables: Sequence[str]) -> None:
         """Nothing for SQLite: a new row's id follows the largest one present."""
 

@@ -153,9 +153,7 @@ async def copy_database(
                 continue
             sql = f'SELECT id, "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL ORDER BY id'
             async for batch in source.iterate_batches(sql, batch=BATCH):
-                await conn.executemany(
-                    f'UPDATE "{table}" SET "{column}" = ? WHERE id = ?', [(row[1], row[0]) for row in batch]
-                )
+                await target.set_column(table, column, [(row[0], row[1]) for row in batch])
         await target.after_bulk_insert(names)
     checks = []
     for table in names:
