@@ -47,6 +47,7 @@ CONNECT_TIMEOUT_S = 10.0
 _MIGRATION_LOCK = 0x4D4F4D45  # "MOME"
 # pg_try_advisory_lock key held by the database's one bot process (``momento run``).
 _BOT_LOCK = 0x4D4F4D42  # "MOMB"
+BOT_LOCK_WAIT_S = 5.0
 
 _TOKENS = re.compile(
     r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|::|\bIS\s+\?|\?|:([A-Za-z_][A-Za-z0-9_]*)""", re.IGNORECASE
@@ -294,9 +295,14 @@ class PostgresDatabase(Database):
         if self._bot_lock is not None:
             return True
         conn = await self._pool.acquire()
-        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _BOT_LOCK):
-            await self._pool.release(conn)
-            return False
+        # A process killed a moment ago (a supervisor restarting it at once) may still have its session on
+        # the server for a few hundred milliseconds: wait that out before refusing.
+        deadline = asyncio.get_running_loop().time() + BOT_LOCK_WAIT_S
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _BOT_LOCK):
+            if asyncio.get_running_loop().time() >= deadline:
+                await self._pool.release(conn)
+                return False
+            await asyncio.sleep(0.2)
         self._bot_lock = conn
         return True
 
