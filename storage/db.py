@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -198,6 +198,9 @@ _OPEN_TRANSACTION: ContextVar[tuple[Database, asyncio.Task[Any] | None] | None] 
     "momento_transaction", default=None
 )
 _SAVEPOINTS = itertools.count()
+# Opens a PostgreSQL database: set by storage.postgres when it is imported (the storage package does), so
+# this module never imports the engine that builds on it.
+_postgresql: Callable[[str, str | None, Path | None], Awaitable[Database]] | None = None
 
 
 class Database:
@@ -234,9 +237,9 @@ class Database:
         *path*: a file (bare or ``sqlite:///``), or a ``postgresql://`` URL, whose password is *password*
         and whose journals on this host go beside *local_path* (``db.path``; the file itself for SQLite)."""
         if is_postgresql(path):
-            from storage.postgres import PostgresDatabase
-
-            return await PostgresDatabase.connect(str(path), password=password, local_path=local_path)
+            if _postgresql is None:
+                raise StorageUnavailable("PostgreSQL support is not loaded (import storage.postgres)")
+            return await _postgresql(str(path), password, local_path)
         db_path = sqlite_path(path)
         if db_path.parent and not db_path.parent.exists():
             db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiosqlite
 import asyncpg
 
+from storage import db as storage_db
 from storage.db import _OPEN_TRANSACTION, Database, SchemaError, StorageUnavailable, migration_names
 
 POOL_MAX_SIZE = 10
@@ -422,3 +423,10 @@ class PostgresDatabase(Database):
             async with self._pool.acquire() as conn:
                 return bool(await conn.fetchval("SELECT TRUE"))
         return False
+
+
+async def _open(url: str, password: str | None, local_path: Path | None) -> Database:
+    return await PostgresDatabase.connect(url, password=password, local_path=local_path)
+
+
+storage_db._postgresql = _open

@@ -84,11 +84,9 @@ async def storage_target(
         yield tmp_path / "momento.db"
         return
     server: str = request.getfixturevalue("postgres_url")
-    url = await postgres.fresh_database(server)
-    try:
-        yield url
-    finally:
-        await postgres.drop_database(server, url)
+    # Dropped at the end of the session, not of the test: a fixture set up before this one (a running
+    # Application) is torn down after it and still holds connections.
+    yield await postgres.fresh_database(server)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

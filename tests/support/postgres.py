@@ -37,6 +37,7 @@ ENGINES = ("sqlite", "postgresql")
 # ``pytestmark = BOTH_ENGINES`` (or on one test): the test's ``storage_target`` is each engine in turn.
 BOTH_ENGINES = pytest.mark.parametrize("storage_engine", ENGINES, indirect=True)
 _names = itertools.count(1)
+_created: list[str] = []
 
 
 def find_binaries() -> Path | None:
@@ -125,10 +126,20 @@ async def prepare_template(server_url: str) -> None:
 
 
 async def fresh_database(server_url: str) -> str:
-    """The URL of a new database, a copy of the migrated template."""
+    """The URL of a new database, a copy of the migrated template (dropped when the session ends)."""
     name = f"momento_test_{os.getpid()}_{next(_names)}"
     await _admin(server_url, f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    _created.append(name)
     return database_url(server_url, name)
+
+
+async def _drop_created(server_url: str) -> None:
+    conn = await asyncpg.connect(server_url)
+    try:
+        while _created:
+            await conn.execute(f"DROP DATABASE IF EXISTS {_created.pop()} WITH (FORCE)")
+    finally:
+        await conn.close()
 
 
 async def empty_database(server_url: str, *, owner: str | None = None) -> str:
@@ -156,7 +167,10 @@ def server() -> Iterator[str | None]:
     external = os.environ.get(URL_ENV)
     if external:
         _run(prepare_template(external))
-        yield external
+        try:
+            yield external
+        finally:
+            _run(_drop_created(external))
         return
     binaries = find_binaries()
     if binaries is None:
