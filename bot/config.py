@@ -14,6 +14,7 @@ import tomllib
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -100,7 +101,14 @@ SUPPORTED_LANGUAGES: tuple[str, ...] = tuple(
 )
 
 # Dotted paths that hold secrets: refused in the TOML, masked when printed.
-SECRET_FIELDS = ("telegram.token", "webhook.secret_token", "links.signing_key", "api.keys", "metrics.key")
+SECRET_FIELDS = (
+    "telegram.token",
+    "webhook.secret_token",
+    "links.signing_key",
+    "api.keys",
+    "metrics.key",
+    "storage.password",
+)
 # Per outgoing webhook: MOMENTO_WEBHOOK_SECRETS__<NAME> (a table of secrets, refused in the TOML as a whole).
 WEBHOOK_SECRETS = "webhook_secrets"
 
@@ -189,8 +197,74 @@ class LinkSettings(_Section):
     ttl: Duration = timedelta(days=90)
 
 
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
+SQLITE_SCHEME = "sqlite:///"
+
+
 class StorageSettings(_Section):
+    """Where the data lives: one SQLite file (the default), or a PostgreSQL database for several processes."""
+
+    # sqlite:///path/momento.db (a bare path also means SQLite) or postgresql://user@host:port/dbname.
+    url: str | None = None
+    # The SQLite file when url is unset (configs written before storage.url); derived from a sqlite url.
     path: Path = Path("momento.db")
+    # Secret (PostgreSQL): MOMENTO_STORAGE__PASSWORD, never in the URL or the TOML.
+    password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> StorageSettings:
+        url = self.url
+        if url is None:
+            return self
+        if url.startswith(POSTGRESQL_SCHEMES):
+            parts = urlsplit(url)
+            try:
+                parts.port  # noqa: B018 (reading it validates it)
+            except ValueError as exc:
+                raise ValueError(f"storage.url: {exc}") from None
+            if parts.password is not None:
+                raise ValueError(
+                    "storage.url must not carry the password: set MOMENTO_STORAGE__PASSWORD in the "
+                    "environment or the secrets file"
+                )
+            if not parts.hostname or not parts.path.strip("/"):
+                raise ValueError("storage.url: write postgresql://user@host:port/dbname")
+        elif url.startswith(SQLITE_SCHEME):
+            self.path = Path(url[len(SQLITE_SCHEME) :])
+        elif "://" not in url:
+            self.path = Path(url)
+        else:
+            raise ValueError(
+                "storage.url: sqlite:///path/momento.db (or a bare path) or postgresql://user@host:port/dbname"
+            )
+        return self
+
+    @property
+    def engine(self) -> Literal["sqlite", "postgresql"]:
+        return "postgresql" if self.url is not None and self.url.startswith(POSTGRESQL_SCHEMES) else "sqlite"
+
+    @property
+    def target(self) -> str | Path:
+        """What ``storage.Database.open`` takes: the PostgreSQL URL, or the SQLite file."""
+        return self.url if self.url is not None and self.engine == "postgresql" else self.path
+
+    @property
+    def local_path(self) -> Path:
+        """Where this host keeps the small journals beside the data (sent confirmations, invitations that
+        left): the SQLite file itself, or for PostgreSQL a name of the database in the directory of *path*,
+        so two databases never share journals."""
+        if self.engine == "sqlite" or self.url is None:
+            return self.path
+        parts = urlsplit(self.url)
+        return self.path.with_name(f"{parts.path.strip('/')}@{parts.hostname}-{parts.port or 5432}")
+
+    @property
+    def password_value(self) -> str | None:
+        return self.password.get_secret_value() if self.password is not None else None
+
+    def describe(self) -> str:
+        """The database as it may be printed (no password is ever part of it)."""
+        return str(self.target)
 
 
 class SurveySettings(_Section):

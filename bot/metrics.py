@@ -58,7 +58,9 @@ WEBHOOK_ATTEMPTS = Counter(
     registry=REGISTRY,
 )
 DATABASE_BYTES = Gauge(
-    "momento_database_bytes", "Size of the SQLite database (main file and write-ahead log)", registry=REGISTRY
+    "momento_database_bytes",
+    "Size of the database (SQLite: main file and write-ahead log; PostgreSQL: pg_database_size)",
+    registry=REGISTRY,
 )
 
 

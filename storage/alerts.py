@@ -53,7 +53,8 @@ async def open_alert(
                 severity = CASE
                     WHEN :rank > (CASE severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END)
                     THEN :severity ELSE severity END,
-                callback_requested = MAX(callback_requested, :callback)
+                callback_requested = CASE WHEN :callback > callback_requested THEN :callback
+                                          ELSE callback_requested END
             WHERE survey_id = :survey_id
             RETURNING *
             """,

@@ -372,7 +372,8 @@ async def set_language(db: Database, customer_id: int, language: str | None) -> 
     return await _update(
         db,
         customer_id,
-        "language = :language, language_chosen_at = CASE WHEN :language IS NULL THEN NULL ELSE :now END",
+        "language = :language, "
+        "language_chosen_at = CASE WHEN CAST(:language AS TEXT) IS NULL THEN NULL ELSE :now END",
         {"language": language},
     )
 

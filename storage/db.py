@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -34,6 +34,25 @@ class SchemaError(Exception):
     """The database file cannot be used by this version of Momento."""
 
 
+class StorageUnavailable(SchemaError):
+    """The database server cannot be reached or refused us (PostgreSQL), phrased as one line. A SchemaError,
+    so every command that reports an unusable database reports this one the same way."""
+
+
+POSTGRESQL_SCHEMES = ("postgresql://", "postgres://")
+SQLITE_SCHEME = "sqlite:///"
+
+
+def is_postgresql(target: str | Path) -> bool:
+    return isinstance(target, str) and target.startswith(POSTGRESQL_SCHEMES)
+
+
+def sqlite_path(target: str | Path) -> Path:
+    """The file of a SQLite target: ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a bare path."""
+    text = str(target)
+    return Path(text[len(SQLITE_SCHEME) :]) if text.startswith(SQLITE_SCHEME) else Path(text)
+
+
 def to_db_time(moment: datetime) -> str:
     """UTC text that sorts like time; naive datetimes are refused so a local time never sneaks in."""
     if moment.tzinfo is None:
@@ -47,6 +66,14 @@ def from_db_time(value: str | None) -> datetime | None:
         return None
     # fromisoformat reads our format (Z suffix included) about ten times faster than strptime.
     return datetime.fromisoformat(value)
+
+
+def _file_bytes(path: Path) -> int:
+    size = 0
+    for suffix in ("", "-wal"):
+        with contextlib.suppress(OSError):
+            size += Path(f"{path}{suffix}").stat().st_size
+    return size
 
 
 def utcnow() -> datetime:
@@ -65,6 +92,11 @@ def _migrations() -> list[tuple[int, str, str]]:
         if version != expected:
             raise SchemaError(f"migration files are not numbered consecutively at {name}")
     return found
+
+
+def migration_names() -> list[str]:
+    """The file names of the one ordered history (the PostgreSQL twins carry the same names)."""
+    return [name for _, name, _ in _migrations()]
 
 
 def latest_version() -> int:
@@ -166,10 +198,26 @@ _OPEN_TRANSACTION: ContextVar[tuple[Database, asyncio.Task[Any] | None] | None] 
     "momento_transaction", default=None
 )
 _SAVEPOINTS = itertools.count()
+# Opens a PostgreSQL database: set by storage.postgres when it is imported (the storage package does), so
+# this module never imports the engine that builds on it.
+_postgresql: Callable[[str, str | None, Path | None], Awaitable[Database]] | None = None
 
 
 class Database:
-    """One Momento database: a serialised writer and a reader connection to the same WAL file."""
+    """One Momento database: a serialised writer and a reader connection to the same WAL file.
+
+    ``Database.open("postgresql://...")`` gives the PostgreSQL engine instead (storage.postgres), behind the
+    same API."""
+
+    engine = "sqlite"
+    # Appended to a claiming subquery: several processes claim on PostgreSQL, one writer does on SQLite.
+    skip_locked = ""
+
+    @staticmethod
+    def unindexed(column: str, *, numeric: bool = False) -> str:
+        """*column* where the planner must not pick an index for it (SQLite's unary plus, or ``+ 0`` for a
+        number; PostgreSQL's planner needs no such hint, and groups only by the column itself)."""
+        return f"{column} + 0" if numeric else f"+{column}"
 
     def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self.path = path
@@ -181,9 +229,18 @@ class Database:
         self.touchpoint_keys: dict[int, str] = {}
 
     @classmethod
-    async def open(cls, path: str | Path) -> Database:
-        """Open (creating if needed) and migrate to the newest schema."""
-        db_path = Path(path)
+    async def open(
+        cls, path: str | Path, *, password: str | None = None, local_path: Path | None = None
+    ) -> Database:
+        """Open (creating if needed) and migrate to the newest schema.
+
+        *path*: a file (bare or ``sqlite:///``), or a ``postgresql://`` URL, whose password is *password*
+        and whose journals on this host go beside *local_path* (``db.path``; the file itself for SQLite)."""
+        if is_postgresql(path):
+            if _postgresql is None:
+                raise StorageUnavailable("PostgreSQL support is not loaded (import storage.postgres)")
+            return await _postgresql(str(path), password, local_path)
+        db_path = sqlite_path(path)
         if db_path.parent and not db_path.parent.exists():
             db_path.parent.mkdir(parents=True, exist_ok=True)
         writer = await aiosqlite.connect(db_path, isolation_level=None)
@@ -330,6 +387,37 @@ class Database:
             finally:
                 await self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         return row is not None and row[0] == 0
+
+    async def claim_bot_process(self) -> bool:
+        """Mark this process as the database's one bot process (``momento run``); False if another holds it.
+
+        SQLite: one process per file already (the bot is its one writer), so there is nothing to take."""
+        return True
+
+    # Bulk copy (storage.transfer), inside one transaction() of this database.
+
+    async def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        listed = ", ".join(f'"{c}"' for c in columns)
+        marks = ", ".join("?" * len(columns))
+        await self._writer.executemany(f'INSERT INTO "{table}" ({listed}) VALUES ({marks})', rows)
+
+    async def empty_tables(self, tables: Sequence[str]) -> None:
+        """Children first: every row of *tables* deleted."""
+        for table in tables:
+            await self._writer.execute(f'DELETE FROM "{table}"')
+
+    async def set_column(self, table: str, column: str, values: Sequence[tuple[int, Any]]) -> None:
+        """*column* of the rows with these ids set to these values: (id, value) pairs."""
+        await self._writer.executemany(
+            f'UPDATE "{table}" SET "{column}" = ? WHERE id = ?', [(value, row_id) for row_id, value in values]
+        )
+
+    async def after_bulk_insert(self, tables: Sequence[str]) -> None:
+        """Nothing for SQLite: a new row's id follows the largest one present."""
+
+    async def size_bytes(self) -> int:
+        """The main file and its write-ahead log (a stat each: no thread needed)."""
+        return _file_bytes(self.path)
 
     async def schema_version(self) -> int:
         row = await self.fetch_one("PRAGMA user_version")

@@ -135,7 +135,7 @@ async def retry_later(db: Database, owed_id: int, *, at: datetime, error: str, g
     async with db.transaction() as conn:
         await conn.execute(
             """UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ?,
-                   sent_at = CASE WHEN ? THEN next_at ELSE NULL END
+                   sent_at = CASE WHEN ? = 1 THEN next_at ELSE NULL END
                WHERE id = ? AND sent_at IS NULL""",
             (to_db_time(at), error[:500], 1 if give_up else 0, owed_id),
         )

@@ -52,7 +52,8 @@ async def plan_survey(
         params: list[object] = []
         if event_id is not None:
             parts.append(
-                "SELECT 'existing' AS what, id, NULL AS claimed_at, NULL AS weight FROM surveys"
+                "SELECT 'existing' AS what, id, CAST(NULL AS TEXT) AS claimed_at,"
+                " CAST(NULL AS DOUBLE PRECISION) AS weight FROM surveys"
                 " WHERE event_id = ? AND kind = ?"
             )
             params += [event_id, kind]
@@ -60,17 +61,19 @@ async def plan_survey(
             window_start = to_db_time(scheduled_at - frequency_cap)
             window_end = to_db_time(scheduled_at + frequency_cap)
             parts.append(
-                f"""SELECT 'asked', NULL, NULL, NULL FROM (SELECT 1 FROM surveys WHERE customer_id = ?
+                f"""SELECT 'asked', CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS DOUBLE PRECISION)
+                    FROM (SELECT 1 FROM surveys WHERE customer_id = ?
                     AND kind = 'touchpoint' AND status IN ({",".join("?" * len(_ASKED))}) AND invited_at > ?
-                    LIMIT 1)"""
+                    LIMIT 1) AS recent"""
             )
             params += [customer_id, *_ASKED, window_start]
             # "+s.status": without it SQLite picks ix_surveys_due and walks every customer's scheduled
             # surveys in the window (1 ms per event at 10k surveys); a customer has few.
             parts.append(
-                """SELECT 'competitor', s.id, s.claimed_at, COALESCE(t.weight, 1.0) FROM surveys AS s
+                f"""SELECT 'competitor', s.id, s.claimed_at, COALESCE(t.weight, 1.0) FROM surveys AS s
                    LEFT JOIN touchpoints AS t ON t.id = s.touchpoint_id
-                   WHERE s.customer_id = ? AND s.kind = 'touchpoint' AND +s.status = 'scheduled'
+                   WHERE s.customer_id = ? AND s.kind = 'touchpoint'
+                   AND {db.unindexed("s.status")} = 'scheduled'
                    AND s.scheduled_at > ? AND s.scheduled_at < ?"""
             )
             params += [customer_id, window_start, window_end]
@@ -158,7 +161,7 @@ async def schedule_after_linking(db: Database, customer_id: int, *, now: datetim
         row = await _rows.one(
             conn,
             """UPDATE surveys SET status = 'scheduled', skip_reason = NULL,
-                                  scheduled_at = MAX(scheduled_at, :now)
+                                  scheduled_at = CASE WHEN :now > scheduled_at THEN :now ELSE scheduled_at END
                WHERE id = (SELECT s.id FROM surveys AS s LEFT JOIN touchpoints AS t ON t.id = s.touchpoint_id
                            WHERE s.customer_id = :customer AND s.kind = 'touchpoint' AND s.status = 'skipped'
                              AND s.skip_reason = 'not_linked' AND s.expires_at > :now
@@ -172,14 +175,16 @@ async def schedule_after_linking(db: Database, customer_id: int, *, now: datetim
 async def claim_due_invitations(db: Database, *, now: datetime, lease: timedelta, limit: int) -> list[Survey]:
     """Take due invitations for sending. A claim older than *lease* was left by a dead process and is taken
     again, so a crash never loses an invitation; one whose send had begun is left to
-    ``unconfirmed_invitations``, so a crash never doubles one either."""
+    ``unconfirmed_invitations``, so a crash never doubles one either. On PostgreSQL, where every worker's
+    clock claims, rows another worker is claiming are skipped (FOR UPDATE SKIP LOCKED), never waited for
+    and never taken twice: the lock re-checks the claim on the row's newest version."""
     async with db.transaction() as conn:
         rows = await _rows.all_rows(
             conn,
-            """UPDATE surveys SET claimed_at = :now, attempts = attempts + 1
+            f"""UPDATE surveys SET claimed_at = :now, attempts = attempts + 1
                WHERE id IN (SELECT id FROM surveys WHERE status = 'scheduled' AND scheduled_at <= :now
                             AND (claimed_at IS NULL OR claimed_at <= :stale) AND sending_at IS NULL
-                            ORDER BY scheduled_at, id LIMIT :limit)
+                            ORDER BY scheduled_at, id LIMIT :limit{db.skip_locked})
                RETURNING *""",
             {"now": to_db_time(now), "stale": to_db_time(now - lease), "limit": limit},
         )
@@ -260,7 +265,7 @@ async def release_invitation(
     async with db.transaction() as conn:
         await conn.execute(
             """UPDATE surveys SET claimed_at = NULL, sending_at = NULL, scheduled_at = ?, last_error = ?,
-                   status = CASE WHEN ? THEN 'failed' ELSE status END
+                   status = CASE WHEN ? = 1 THEN 'failed' ELSE status END
                WHERE id = ? AND status = 'scheduled'""",
             (to_db_time(retry_at), error, 1 if give_up else 0, survey_id),
         )

@@ -170,7 +170,8 @@ async def aggregates(
         SELECT {survey_key} AS k, r.rating AS rating, COUNT(*) AS invited,
                TOTAL(s.status = 'completed') AS completed,
                TOTAL(CASE WHEN s.status IN ('completed', 'in_progress') OR r.id IS NOT NULL THEN 1
-                          ELSE EXISTS (SELECT 1 FROM answers AS x WHERE x.survey_id = s.id) END)
+                          WHEN EXISTS (SELECT 1 FROM answers AS x WHERE x.survey_id = s.id) THEN 1
+                          ELSE 0 END)
                    AS responded
         FROM surveys AS s {survey_join}
         LEFT JOIN answers AS r ON r.survey_id = s.id AND r.question = 'rating' AND r.rating IS NOT NULL
@@ -257,7 +258,7 @@ async def first_data_at(db: Database) -> datetime | None:
     """When the first survey was invited or the first answer arrived: a period before it has no data."""
     row = await db.fetch_one(
         "SELECT MIN(at) FROM (SELECT MIN(invited_at) AS at FROM surveys "
-        "UNION ALL SELECT MIN(received_at) FROM answers)"
+        "UNION ALL SELECT MIN(received_at) FROM answers) AS firsts"
     )
     return from_db_time(row[0]) if row and row[0] else None
 
@@ -364,7 +365,7 @@ async def outcomes(
             LEFT JOIN touchpoint_events AS l
                 ON l.customer_id = sv.cid AND l.occurred_at > sv.at AND l.occurred_at <= sv.until
                 AND l.touchpoint_id IN ({comeback_ids})
-            GROUP BY sv.id, sv.sentiment
+            GROUP BY sv.id, sv.sentiment, sv.tp, sv.amount
         )
         SELECT tp AS touchpoint_id, sentiment, COUNT(*) AS events, TOTAL(came_back) AS came_back,
                COUNT(amount) AS amount_events, TOTAL(amount) AS amount_sum, TOTAL(later) AS later_amount_sum
@@ -396,7 +397,7 @@ async def transitions(
 ) -> list[TransitionRow]:
     """Consecutive touchpoints per customer for events in range; no next event within the window: drop-out."""
     rows = await db.fetch_all(
-        """
+        f"""
         WITH ordered AS (
             SELECT e.id AS id, e.touchpoint_id AS tp, e.occurred_at AS at,
                    LEAD(e.touchpoint_id) OVER journey AS next_tp,
@@ -416,13 +417,14 @@ async def transitions(
             WHERE o.at < :end
         ), feeling AS MATERIALIZED (
             -- How each event felt, looked up once (an event's answers come after it, so after :start).
-            SELECT s.event_id AS event_id, MAX(n.sentiment = 'negative') AS negative
+            SELECT s.event_id AS event_id,
+                   MAX(CASE WHEN n.sentiment = 'negative' THEN 1 ELSE 0 END) AS negative
             FROM answers AS a
             JOIN analyses AS n ON n.id = a.current_analysis_id
             JOIN surveys AS s ON s.id = a.survey_id
             WHERE a.question = 'experience' AND a.received_at >= :start
               AND s.kind = 'touchpoint' AND s.event_id IS NOT NULL
-            GROUP BY s.event_id + 0
+            GROUP BY {db.unindexed("s.event_id", numeric=True)}
         )
         SELECT steps.tp AS from_touchpoint_id, steps.next_tp AS to_touchpoint_id, COUNT(*) AS count,
                TOTAL(there.negative = 1 AND (here.negative IS NULL OR here.negative = 0)) AS turned_negative,

@@ -31,7 +31,7 @@ async def add_staff(
             INSERT INTO staff (telegram_user_id, role, display_name, added_by, added_at)
             VALUES (?, ?, ?, ?, ?)
             ON CONFLICT (telegram_user_id) DO UPDATE SET
-                role = excluded.role, display_name = COALESCE(excluded.display_name, display_name)
+                role = excluded.role, display_name = COALESCE(excluded.display_name, staff.display_name)
             RETURNING *
             """,
             (user_id, role, display_name, added_by, to_db_time(utcnow())),

@@ -30,10 +30,10 @@ async def sync_touchpoints(db: Database, specs: Sequence[TouchpointSpec]) -> lis
                 (spec.key, _rows.dumps(spec.names), spec.kind, spec.stage, spec.weight, spec.channel, now),
             )
         placeholders = ",".join("?" * len(keys))
+        # No touchpoints configured: every one goes inactive (PostgreSQL has no empty IN list).
+        kept = f" AND key NOT IN ({placeholders})" if keys else ""
         await conn.execute(
-            "UPDATE touchpoints SET active = 0, updated_at = ? "
-            f"WHERE active = 1 AND key NOT IN ({placeholders})",
-            (now, *keys),
+            f"UPDATE touchpoints SET active = 0, updated_at = ? WHERE active = 1{kept}", (now, *keys)
         )
         rows = await _rows.all_rows(conn, "SELECT * FROM touchpoints ORDER BY stage, key")
     return [_rows.touchpoint(row) for row in rows]

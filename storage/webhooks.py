@@ -166,7 +166,7 @@ async def problems(db: Database, *, webhook: str | None = None, limit: int = 100
     rows = await db.fetch_all(
         """SELECT * FROM webhook_outbox
            WHERE delivered_at IS NULL AND (failed_at IS NOT NULL OR attempts > 0)
-             AND (? IS NULL OR webhook = ?)
+             AND (CAST(? AS TEXT) IS NULL OR webhook = ?)
            ORDER BY id LIMIT ?""",
         (webhook, webhook, limit),
     )
@@ -191,7 +191,7 @@ async def retry(
         cursor = await conn.execute(
             """UPDATE webhook_outbox SET failed_at = NULL, next_at = ?
                WHERE delivered_at IS NULL AND (failed_at IS NOT NULL OR attempts > 0)
-                 AND (? IS NULL OR id = ?) AND (? IS NULL OR webhook = ?)""",
+                 AND (CAST(? AS BIGINT) IS NULL OR id = ?) AND (CAST(? AS TEXT) IS NULL OR webhook = ?)""",
             (to_db_time(now), delivery_id, delivery_id, webhook, webhook),
         )
         return cursor.rowcount

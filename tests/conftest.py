@@ -1,7 +1,7 @@
 """Shared fixtures, one section per concern; add new fixtures to the section they belong to (or a new one).
 
-Sections: environment hygiene · Telegram (the Bot API emulator) · settings · the running Application ·
-sentiment (the real model, loaded once per session).
+Sections: environment hygiene · storage engines (SQLite, PostgreSQL) · Telegram (the Bot API emulator) ·
+settings · the running Application · sentiment (the real model, loaded once per session).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from telegram.ext import Application
 
 from bot.config import Settings
 from tests.fakes.bot_api import BotApiEmulator
+from tests.support import postgres
 
 # ----------------------------------------------------------------------------------------------------------
 # Environment hygiene: no stray MOMENTO_* variable or proxy may change what a test sees.
@@ -31,6 +32,66 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("NO_PROXY", "no_proxy"):
         present = os.environ.get(name, "")
         monkeypatch.setenv(name, ",".join(filter(None, (present, "127.0.0.1", "localhost"))))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Storage engines. A test (or a module, with ``pytestmark = postgres.BOTH_ENGINES``) runs on both SQLite and
+# PostgreSQL; without the mark ``storage_target`` is a SQLite file. PostgreSQL is a throwaway cluster started
+# once per session (tests/support/postgres.py); where its binaries are absent its half is skipped with one
+# line, unless MOMENTO_REQUIRE_POSTGRES=1 (CI), which makes that a failure.
+# ----------------------------------------------------------------------------------------------------------
+
+_REQUIRE_POSTGRES = os.environ.get(postgres.REQUIRE_ENV) == "1"
+_POSTGRES_MISSING = (
+    "PostgreSQL tests skipped: no initdb/pg_ctl found (install the postgresql package, or set "
+    f"{postgres.URL_ENV})"
+)
+_postgres_skipped = False
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    """The session's PostgreSQL server URL (its ``postgres`` database), or None where it is unavailable."""
+    with postgres.server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """The session's server for a test that needs PostgreSQL itself: skipped (one line) where there is none,
+    failed instead under MOMENTO_REQUIRE_POSTGRES=1."""
+    server: str | None = request.getfixturevalue("postgres_server")
+    if server is None:
+        if _REQUIRE_POSTGRES:
+            pytest.fail(f"{postgres.REQUIRE_ENV}=1 but no PostgreSQL: {_POSTGRES_MISSING}")
+        global _postgres_skipped
+        _postgres_skipped = True
+        pytest.skip(_POSTGRES_MISSING)
+    return server
+
+
+@pytest.fixture
+def storage_engine(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+async def storage_target(
+    storage_engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[str | Path]:
+    """What ``Database.open`` takes for this test: a fresh SQLite file, or a fresh PostgreSQL database."""
+    if storage_engine == "sqlite":
+        yield tmp_path / "momento.db"
+        return
+    server: str = request.getfixturevalue("postgres_url")
+    # Dropped at the end of the session, not of the test: a fixture set up before this one (a running
+    # Application) is torn down after it and still holds connections.
+    yield await postgres.fresh_database(server)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _postgres_skipped:
+        terminalreporter.write_line(_POSTGRES_MISSING, yellow=True)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -71,10 +132,11 @@ def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
 
 
 @pytest.fixture
-def settings_factory(tmp_path: Path, bot_api: BotApiEmulator) -> SettingsFactory:
+def settings_factory(tmp_path: Path, storage_target: str | Path, bot_api: BotApiEmulator) -> SettingsFactory:
     """``settings_factory(telegram={"max_retries": 0}, survey={...})`` -> Settings for the emulator.
 
-    Defaults: the emulator's token and URLs, database tmp_path/momento.db, staff chat -100100, admin 900,
+    Defaults: the emulator's token and URLs, the test's database (``storage_target``: tmp_path/momento.db, or
+    a fresh PostgreSQL database under BOTH_ENGINES), staff chat -100100, admin 900,
     no per-chat pacing, a 1 s outreach tick. Overrides are nested dicts merged into these.
     """
 
@@ -88,7 +150,8 @@ def settings_factory(tmp_path: Path, bot_api: BotApiEmulator) -> SettingsFactory
                 "admin_user_ids": [ADMIN_USER_ID],
                 "per_chat_interval": 0,
             },
-            "storage": {"path": str(tmp_path / "momento.db")},
+            # The journals beside the data stay in tmp_path on either engine.
+            "storage": {"url": str(storage_target), "path": str(tmp_path / "momento.db")},
             "survey": {"tick_interval": "1s"},
         }
         return Settings(**deep_merge(data, overrides))

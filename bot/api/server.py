@@ -459,7 +459,9 @@ async def _refresh_gauges(db: Database) -> None:
     for name, found in counts.items():
         metrics.WEBHOOKS_PENDING.labels(name).set(found.pending)
         metrics.WEBHOOKS_FAILED.labels(name).set(found.failed)
-    metrics.DATABASE_BYTES.set(_database_bytes(db.path))
+    metrics.DATABASE_BYTES.set(
+        await db.size_bytes() if db.engine == "postgresql" else _database_bytes(db.path)
+    )
 
 
 def _database_bytes(path: Path) -> int:

@@ -95,7 +95,9 @@ def export_command(
         destination = free_path(Path(request.filename(now)))
 
     async def run() -> int:
-        async with await Database.open(settings.storage.path) as db:
+        async with await Database.open(
+            settings.storage.target, password=settings.storage.password_value
+        ) as db:
             total = await count_rows(db, request)
             label = f"Exporting {total:,} {request.rows}"
             with click.progressbar(length=total, label=label, file=None) as bar:

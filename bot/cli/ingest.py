@@ -40,7 +40,9 @@ def _import(
     settings = _state(ctx).settings()
 
     async def run() -> ImportReport:
-        async with await Database.open(settings.storage.path) as db:
+        async with await Database.open(
+            settings.storage.target, password=settings.storage.password_value
+        ) as db:
             await sync_configured_touchpoints(db, settings)
             checked = check_file(file, kind, settings, date_format=date_format)
             with click.progressbar(length=checked.rows, label=f"importing {kind}", file=sys.stderr) as bar:
@@ -179,7 +181,9 @@ def link_command(
     settings = _state(ctx).settings()
 
     async def find() -> tuple[Customer | None, TouchpointEvent | None, int]:
-        async with await Database.open(settings.storage.path) as db:
+        async with await Database.open(
+            settings.storage.target, password=settings.storage.password_value
+        ) as db:
             customer = await customer_repo.get_by_external_id(db, customer_id)
             event = await event_repo.get_event_by_external_id(db, event_id) if event_id else None
             if customer is None or (event_id and (event is None or event.customer_id != customer.id)):

@@ -117,14 +117,16 @@ def init(state: CliState, force: bool) -> None:
     settings = state.settings()
 
     async def create_database() -> int:
-        async with await Database.open(settings.storage.path) as db:
+        async with await Database.open(
+            settings.storage.target, password=settings.storage.password_value
+        ) as db:
             return await db.schema_version()
 
     try:
         version = asyncio.run(create_database())
     except SchemaError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Database: {settings.storage.path} (schema version {version})")
+    click.echo(f"Database: {settings.storage.describe()} (schema version {version})")
     click.echo("Next: set MOMENTO_TELEGRAM__TOKEN, then run `momento run`.")
 
 
@@ -168,6 +170,9 @@ def _register_feature_commands() -> None:
     from bot.cli.webhooks import webhooks_group  # webhooks: failures, resends, a test event
 
     main.add_command(webhooks_group)
+    from bot.cli.migrate import migrate_storage_command  # storage: SQLite -> PostgreSQL, verified
+
+    main.add_command(migrate_storage_command)
 
 
 _register_feature_commands()

@@ -34,7 +34,9 @@ def purge_command(ctx: click.Context, dry_run: bool) -> None:
         )
 
     async def run() -> RetentionResult | None:
-        async with await Database.open(settings.storage.path) as db:
+        async with await Database.open(
+            settings.storage.target, password=settings.storage.password_value
+        ) as db:
             return await apply_retention(db, settings, utcnow(), dry_run=dry_run, actor="cli")
 
     result = asyncio.run(run())

@@ -21,7 +21,9 @@ def reanalyse_command(ctx: click.Context) -> None:
     async def run() -> tuple[int, int]:
         classifier = await open_classifier(settings.sentiment)
         try:
-            async with await Database.open(settings.storage.path) as db:
+            async with await Database.open(
+                settings.storage.target, password=settings.storage.password_value
+            ) as db:
                 with click.progressbar(length=1, label="Reanalysing") as bar:
                     last = 0
 

@@ -36,7 +36,9 @@ def list_command(ctx: click.Context, name: str | None, as_json: bool, limit: int
     settings = _state(ctx).settings()
 
     async def run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        async with await Database.open(settings.storage.path) as db:
+        async with await Database.open(
+            settings.storage.target, password=settings.storage.password_value
+        ) as db:
             found = await webhook_repo.problems(db, webhook=name, limit=limit)
             counts = await webhook_repo.counts(db)
         return [describe(d) for d in found], {k: (v.pending, v.failed) for k, v in counts.items()}
@@ -72,7 +74,9 @@ def retry_command(ctx: click.Context, delivery_id: int | None, name: str | None)
     settings = _state(ctx).settings()
 
     async def run() -> int:
-        async with await Database.open(settings.storage.path) as db:
+        async with await Database.open(
+            settings.storage.target, password=settings.storage.password_value
+        ) as db:
             return await webhook_repo.retry(db, now=utcnow(), delivery_id=delivery_id, webhook=name)
 
     count = asyncio.run(run())
@@ -96,7 +100,9 @@ def test_command(ctx: click.Context, name: str) -> None:
         )
 
     async def run() -> tuple[int | None, str | None]:
-        async with await Database.open(settings.storage.path) as db:
+        async with await Database.open(
+            settings.storage.target, password=settings.storage.password_value
+        ) as db:
             sender = WebhookSender(db, settings)
             try:
                 attempt = await sender.test(name)

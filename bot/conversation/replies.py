@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,9 @@ from storage.outbox import OwedMessage
 log = logging.getLogger(__name__)
 
 BATCH = 200
+# How long, and past how many, confirmations already in the database are remembered (see Replies._recorded).
+RECORDED_FOR_S = 60.0
+RECORDED_KEPT = 1000
 # Waits between attempts at a message Telegram would not take: short at first, a customer is waiting.
 _BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
@@ -105,6 +109,9 @@ class Replies:
         # Confirmations journalled but not yet in the database: written together, a few ms later, so each
         # reply costs the one writer no commit of its own (the journal already survives a kill).
         self._confirmed: dict[int, tuple[int | None, str | None]] = {}
+        # Confirmations just written to the database, kept a minute: a read of the unsent messages that began
+        # before that commit still lists them, and must not send them again (owed id -> (when, message id)).
+        self._recorded: dict[int, tuple[float, int | None]] = {}
         self._flusher: asyncio.Task[None] | None = None
 
     async def flush(self) -> None:
@@ -114,8 +121,14 @@ class Replies:
             await outbox_repo.mark_sent_many(
                 self.db, [(owed, mid, note) for owed, (mid, note) in batch.items()], at=utcnow()
             )
-            for owed in batch:
+            now = time.monotonic()
+            for owed, (message_id, _) in batch.items():
                 self._confirmed.pop(owed, None)
+                self._recorded[owed] = (now, message_id)
+            if len(self._recorded) > RECORDED_KEPT:
+                self._recorded = {
+                    owed: kept for owed, kept in self._recorded.items() if now - kept[0] < RECORDED_FOR_S
+                }
 
     def _confirm(self, owed_id: int, message_id: int | None, note: str | None = None) -> None:
         self._journal(owed_id, message_id)  # first, before anything can wait
@@ -180,6 +193,10 @@ class Replies:
                     if owed.id == wanted:
                         found = self._confirmed[owed.id][0]
                     continue  # confirmed a moment ago; the database hears of it with the next flush
+                if owed.id in self._recorded:
+                    if owed.id == wanted:
+                        found = self._recorded[owed.id][1]
+                    continue  # recorded after this list was read
                 if owed.next_at > utcnow() and owed.id != wanted:
                     break  # waiting out a backoff: later ones wait too, so the order holds
                 delivered, message_id = await self._deliver(owed)
@@ -198,7 +215,13 @@ class Replies:
         """The clock's pass: everything owed whose time has come (after a restart: everything)."""
         await self._fold_journal()
         due = await outbox_repo.due(self.db, now=utcnow(), limit=BATCH)
-        chats = list(dict.fromkeys(owed.chat_id for owed in due if owed.id not in self._confirmed))
+        chats = list(
+            dict.fromkeys(
+                owed.chat_id
+                for owed in due
+                if owed.id not in self._confirmed and owed.id not in self._recorded
+            )
+        )
         for chat_id in chats:
             await self.deliver_chat(chat_id)
         return len(chats)

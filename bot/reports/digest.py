@@ -90,3 +90,8 @@ async def digest_text(db: Database, settings: Settings, due: DueDigest, language
 
 async def mark_sent(db: Database, due: DueDigest) -> None:
     await state.set_value(db, STATE_KEY, due.key)
+
+
+async def claim(db: Database, due: DueDigest) -> bool:
+    """Take the due digest for posting: True for exactly one of several workers whose clocks fire at once."""
+    return await state.claim_value(db, STATE_KEY, due.key)

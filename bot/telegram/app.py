@@ -65,7 +65,7 @@ def build_application(settings: Settings, *, classifier: Classifier | None = Non
     """The configured Application; pass *classifier* to reuse a loaded model (tests, demo)."""
     token = settings.require_token().get_secret_value()
     queue = DurableUpdateQueue()
-    wire = WireJournal.beside(settings.storage.path)
+    wire = WireJournal.beside(settings.storage.local_path)
     builder = (
         TolerantApplicationBuilder()
         .token(token)
@@ -110,6 +110,11 @@ async def _post_init(application: MomentoApplication) -> None:
     lent = application.bot_data.lent_classifier
     db = await _open_database(settings)
     try:
+        if not await db.claim_bot_process():
+            raise StartupError(
+                f"another `momento run` is already using the database {settings.storage.describe()}: this "
+                "version runs one bot process per database (docs/deploying.md); stop the other one first"
+            )
         await sync_configured_touchpoints(db, settings)
         classifier = lent if lent is not None else await _open_model(settings)
         await asyncio.to_thread(warm_up, SUPPORTED_LANGUAGES)  # not on a customer's first message
@@ -130,9 +135,13 @@ async def _post_init(application: MomentoApplication) -> None:
 
 async def _open_database(settings: Settings) -> Database:
     """The database, or StartupError naming why not (locked by another process, newer than this Momento)."""
-    path = settings.storage.path
+    path = settings.storage.describe()
     try:
-        return await Database.open(path)
+        return await Database.open(
+            settings.storage.target,
+            password=settings.storage.password_value,
+            local_path=settings.storage.local_path,
+        )
     except SchemaError as exc:
         raise StartupError(str(exc)) from exc
     except sqlite3.OperationalError as exc:

@@ -221,7 +221,8 @@ async def post_digest(context: MomentoContext) -> None:
     if chat_id is None:
         return
     due = await digest.due_digest(found.db, settings, utcnow())
-    if due is None:
+    # Claimed before it is posted: whichever worker's clock fires first posts it, the others see it taken.
+    if due is None or not await digest.claim(found.db, due):
         return
     language = pick_language(settings.survey.default_language)
     text = await digest.digest_text(found.db, settings, due, language)
@@ -229,7 +230,6 @@ async def post_digest(context: MomentoContext) -> None:
         for chunk in split_message(text):
             await context.bot.send_message(chat_id, chunk)
         log.info("posted the %s digest %s to the staff chat", due.kind, due.key)
-    await digest.mark_sent(found.db, due)
 
 
 async def on_alert_press(update: Update, context: MomentoContext) -> None:

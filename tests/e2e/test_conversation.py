@@ -15,6 +15,7 @@ from storage import answers, customers, events, surveys, touchpoints
 from storage.models import Customer, Survey
 from tests.conftest import STAFF_CHAT_ID, AppRunner, SettingsFactory
 from tests.fakes.bot_api import BotApiEmulator, RecordedCall
+from tests.support.postgres import BOTH_ENGINES
 
 pytestmark = pytest.mark.slow
 
@@ -150,6 +151,7 @@ async def only_survey(app: Any, customer: Customer) -> Survey:
     return found[0]
 
 
+@BOTH_ENGINES
 async def test_full_english_survey_from_event_to_classified_answers(
     app: Any, bot_api: BotApiEmulator
 ) -> None:
@@ -179,6 +181,7 @@ async def test_full_english_survey_from_event_to_classified_answers(
     assert not bot_api.messages_to(STAFF_CHAT_ID)  # a happy customer raises no alert
 
 
+@BOTH_ENGINES
 async def test_full_spanish_survey_in_one_message_and_a_rating_word(
     app: Any, bot_api: BotApiEmulator
 ) -> None:
@@ -201,6 +204,7 @@ async def test_full_spanish_survey_in_one_message_and_a_rating_word(
     assert followup.plain_text  # thanks, or the improvement question if the model read it as negative
 
 
+@BOTH_ENGINES
 async def test_negative_experience_alerts_the_owning_team_and_only_staff_can_act(
     app: Any, bot_api: BotApiEmulator
 ) -> None:
@@ -265,6 +269,7 @@ async def test_negative_experience_alerts_the_owning_team_and_only_staff_can_act
     assert alert is not None and alert.status == "acknowledged" and alert.assignee_user_id == 900
 
 
+@BOTH_ENGINES
 async def test_restart_mid_survey_resumes_at_the_same_step(
     app: Any, bot_api: BotApiEmulator, running_app: AppRunner, settings: Any, classifier: Any
 ) -> None:
@@ -287,6 +292,7 @@ async def test_restart_mid_survey_resumes_at_the_same_step(
     }
 
 
+@BOTH_ENGINES
 async def test_quiet_hours_and_frequency_cap(app: Any, bot_api: BotApiEmulator) -> None:
     db, settings = services(app).db, services(app).settings
     customer = await link(app, bot_api, 46, "c-46")
@@ -319,6 +325,7 @@ async def test_quiet_hours_and_frequency_cap(app: Any, bot_api: BotApiEmulator) 
     assert len(invitations) == 1
 
 
+@BOTH_ENGINES
 async def test_failure_between_send_and_acknowledgement_neither_loses_nor_doubles(
     app: Any, bot_api: BotApiEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -360,6 +367,7 @@ async def test_failure_between_send_and_acknowledgement_neither_loses_nor_double
         assert (await only_survey(app, customer)).status == "invited"
 
 
+@BOTH_ENGINES
 async def test_invitation_telegram_answers_too_late_is_never_sent_twice_and_the_reminder_asks(
     app: Any, bot_api: BotApiEmulator
 ) -> None:
@@ -396,6 +404,7 @@ async def test_invitation_telegram_answers_too_late_is_never_sent_twice_and_the_
     assert "what were you expecting" in (question.plain_text or "")
 
 
+@BOTH_ENGINES
 async def test_blocked_customer_becomes_unreachable_and_429_is_ridden_out(
     app: Any, bot_api: BotApiEmulator
 ) -> None:
@@ -430,6 +439,7 @@ async def test_blocked_customer_becomes_unreachable_and_429_is_ridden_out(
     ]
 
 
+@BOTH_ENGINES
 async def test_forged_or_expired_deep_link_links_nothing(app: Any, bot_api: BotApiEmulator) -> None:
     db = services(app).db
     victim = await customers.upsert_customer(db, "victim")
@@ -446,6 +456,7 @@ async def test_forged_or_expired_deep_link_links_nothing(app: Any, bot_api: BotA
     assert stored is not None and stored.telegram_user_id is None
 
 
+@BOTH_ENGINES
 async def test_every_bad_input_kind_gets_a_polite_answer_and_loses_nothing(
     app: Any, bot_api: BotApiEmulator
 ) -> None:
@@ -480,6 +491,7 @@ async def test_every_bad_input_kind_gets_a_polite_answer_and_loses_nothing(
     assert stored["experience"].edited_at is not None and stored["experience"].analysis is not None
 
 
+@BOTH_ENGINES
 async def test_message_without_a_survey_is_unsolicited_feedback(app: Any, bot_api: BotApiEmulator) -> None:
     db = services(app).db
     mark = len(bot_api.calls)
@@ -501,6 +513,7 @@ async def test_message_without_a_survey_is_unsolicited_feedback(app: Any, bot_ap
     assert stored[0].analysis is not None
 
 
+@BOTH_ENGINES
 async def test_stop_mydata_delete_and_language(app: Any, bot_api: BotApiEmulator) -> None:
     db = services(app).db
     customer = await link(app, bot_api, 53, "c-53")
@@ -542,6 +555,7 @@ async def test_stop_mydata_delete_and_language(app: Any, bot_api: BotApiEmulator
     assert stored is not None and stored.erased_at is not None and stored.telegram_user_id is None
 
 
+@BOTH_ENGINES
 async def test_start_without_a_link_offers_general_feedback(app: Any, bot_api: BotApiEmulator) -> None:
     mark = len(bot_api.calls)
     bot_api.user(54, "Noa").send_command("start")

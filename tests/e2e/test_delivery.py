@@ -19,6 +19,7 @@ from storage import surveys
 from tests.conftest import AppRunner, SettingsFactory
 from tests.e2e.test_conversation import NOON, TOUCHPOINTS, Clock, action, event, link
 from tests.fakes.bot_api import BotApiEmulator, RecordedCall
+from tests.support.postgres import BOTH_ENGINES
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +52,7 @@ async def schedule_all(app: Any, customers: list[Any]) -> None:
         )
 
 
+@BOTH_ENGINES
 async def test_fifty_customers_pressing_sure_within_milliseconds_are_never_refused(
     app: Any, bot_api: BotApiEmulator
 ) -> None:
@@ -84,6 +86,7 @@ async def test_fifty_customers_pressing_sure_within_milliseconds_are_never_refus
         assert survey.status == "in_progress" and survey.step == "expectation"
 
 
+@BOTH_ENGINES
 async def test_replies_survive_telegram_faults_and_none_arrives_twice(
     app: Any, bot_api: BotApiEmulator
 ) -> None:
@@ -137,6 +140,7 @@ async def test_replies_survive_telegram_faults_and_none_arrives_twice(
         assert survey.status == "completed"
 
 
+@BOTH_ENGINES
 async def test_a_reply_whose_answer_timed_out_is_not_sent_again(app: Any, bot_api: BotApiEmulator) -> None:
     [person] = [await link(app, bot_api, 400, "c-400")]
     await schedule_all(app, [person])

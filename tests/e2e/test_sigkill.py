@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import BOTH_ENGINES
 from tests.support.sigkill import REPLY_LIMIT, run
 
 pytestmark = pytest.mark.slow
 
 
-async def test_kill_minus_nine_during_forty_conversations(tmp_path: Path) -> None:
-    report = await run(tmp_path, customers_count=40, kills=4, seed=15, deadline=40)
+@BOTH_ENGINES
+async def test_kill_minus_nine_during_forty_conversations(tmp_path: Path, storage_target: str | Path) -> None:
+    report = await run(tmp_path, customers_count=40, kills=4, seed=15, deadline=40, target=storage_target)
     assert report.answers_sent >= 40 * 2
     assert report.answers_lost == 0
     assert report.duplicates == 0, report.duplicate_examples

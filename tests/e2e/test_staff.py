@@ -17,6 +17,7 @@ from storage import staff as staff_repo
 from storage.db import Database
 from tests.conftest import ADMIN_USER_ID, STAFF_CHAT_ID, AppRunner, SettingsFactory
 from tests.fakes.bot_api import BotApiEmulator
+from tests.support.postgres import BOTH_ENGINES
 from tests.support.report_data import TOUCHPOINTS, seed_known
 
 pytestmark = pytest.mark.slow  # lends the real classifier to the Application
@@ -37,7 +38,7 @@ async def staff_bot(
         survey={"default_timezone": "UTC"},
         reports={"tier_minimum_csat": {"gold": 0.4, "standard": 0.5}, "digest": "off"},
     )
-    async with await Database.open(settings.storage.path) as db:
+    async with await Database.open(settings.storage.target) as db:
         await seed_known(db)
         await staff_repo.add_staff(db, STAFF_ID, "staff", ADMIN_USER_ID)
     app = await running_app(settings, classifier=classifier)
@@ -62,6 +63,7 @@ async def ask(bot_api: BotApiEmulator, user_id: int, command: str, *args: str, l
     return await bot_api.wait_for_message(user_id, after=mark)
 
 
+@BOTH_ENGINES
 async def test_customers_are_refused_every_staff_and_admin_command(
     bot_api: BotApiEmulator, staff_bot: Any
 ) -> None:
@@ -75,6 +77,7 @@ async def test_customers_are_refused_every_staff_and_admin_command(
     assert reply.plain_text == REFUSAL
 
 
+@BOTH_ENGINES
 async def test_staff_are_refused_admin_commands_but_get_reports(
     bot_api: BotApiEmulator, staff_bot: Any
 ) -> None:
@@ -98,6 +101,7 @@ async def test_staff_are_refused_admin_commands_but_get_reports(
     assert "Summary · all touchpoints · last-week" in (last_week.plain_text or "")
 
 
+@BOTH_ENGINES
 async def test_staff_read_reports_in_the_language_they_chose(bot_api: BotApiEmulator, staff_bot: Any) -> None:
     """A staff member whose Telegram is in English but who chose Español with /language reads Spanish."""
     mark = len(bot_api.calls)
@@ -114,6 +118,7 @@ async def test_staff_read_reports_in_the_language_they_chose(bot_api: BotApiEmul
     assert "Resumen" in (summary.plain_text or "") and "Respuestas:" in (summary.plain_text or "")
 
 
+@BOTH_ENGINES
 async def test_staff_get_the_driver_and_journey_reports(bot_api: BotApiEmulator, staff_bot: Any) -> None:
     drivers = await ask(bot_api, STAFF_ID, "touchpoints", "all")
     assert "What drives satisfaction · all" in (drivers.plain_text or "")
@@ -124,6 +129,7 @@ async def test_staff_get_the_driver_and_journey_reports(bot_api: BotApiEmulator,
     assert photo.files["photo"].startswith(b"\x89PNG")
 
 
+@BOTH_ENGINES
 async def test_alerts_come_with_their_buttons(bot_api: BotApiEmulator, staff_bot: Any) -> None:
     mark = len(bot_api.calls)
     header = await ask(bot_api, STAFF_ID, "alerts")
@@ -148,6 +154,7 @@ async def test_alerts_come_with_their_buttons(bot_api: BotApiEmulator, staff_bot
     assert [b["text"] for row in keyboard for b in row] == ["Resolve"]
 
 
+@BOTH_ENGINES
 async def test_admin_manages_staff_and_exports(bot_api: BotApiEmulator, staff_bot: Any) -> None:
     added = await ask(bot_api, ADMIN_USER_ID, "staff", "add", "501", "staff", "Lu")
     assert "501 is now staff" in (added.plain_text or "")
@@ -170,6 +177,7 @@ async def test_admin_manages_staff_and_exports(bot_api: BotApiEmulator, staff_bo
     assert "Can't export that" in (refused.plain_text or "")
 
 
+@BOTH_ENGINES
 async def test_digest_reaches_the_staff_chat_once_even_across_a_restart(
     bot_api: BotApiEmulator, running_app: AppRunner, settings_factory: SettingsFactory, classifier: Any
 ) -> None:
@@ -185,7 +193,7 @@ async def test_digest_reaches_the_staff_chat_once_even_across_a_restart(
         reports={"digest": "daily", "digest_time": "00:00:00"},
     )
     yesterday = utcnow().replace(hour=10, minute=0, second=0, microsecond=0) - timedelta(days=1)
-    async with await Database.open(settings.storage.path) as db:
+    async with await Database.open(settings.storage.target) as db:
         seed = Seeder(db)
         await seed.setup()
         await seed.survey("d1", "c1", "delivery", yesterday, rating=5, experience=0.6, expectation=0.2)

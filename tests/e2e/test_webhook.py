@@ -22,6 +22,7 @@ from storage import events as event_repo
 from storage.db import Database
 from tests.conftest import SettingsFactory
 from tests.fakes.bot_api import BotApiEmulator
+from tests.support.postgres import BOTH_ENGINES
 
 pytestmark = pytest.mark.slow  # lends the real classifier to the Application
 
@@ -87,6 +88,7 @@ def message_update(user_id: int, text: str) -> dict[str, Any]:
     }
 
 
+@BOTH_ENGINES
 async def test_update_through_the_webhook_reaches_the_bot_and_its_reply_reaches_telegram(
     bot_api: BotApiEmulator, settings_factory: SettingsFactory, served: Serve
 ) -> None:
@@ -103,6 +105,7 @@ async def test_update_through_the_webhook_reaches_the_bot_and_its_reply_reaches_
     assert bot_api.calls_of("getUpdates") == []
 
 
+@BOTH_ENGINES
 async def test_webhook_requests_without_the_right_secret_never_reach_the_bot(
     bot_api: BotApiEmulator, settings_factory: SettingsFactory, served: Serve
 ) -> None:
@@ -128,6 +131,7 @@ async def test_webhook_requests_without_the_right_secret_never_reach_the_bot(
     assert bot_api.messages_to(666) == []
 
 
+@BOTH_ENGINES
 async def test_polling_mode_serves_the_api_next_to_the_bot(
     bot_api: BotApiEmulator, settings_factory: SettingsFactory, served: Serve
 ) -> None:
@@ -155,7 +159,7 @@ async def test_polling_mode_serves_the_api_next_to_the_bot(
             },
         )
         assert answer.json()["results"][0]["reason"] == "customer_not_linked"
-    async with await Database.open(settings.storage.path) as db:
+    async with await Database.open(settings.storage.target) as db:
         assert await event_repo.get_event_by_external_id(db, "e-1") is not None
 
 

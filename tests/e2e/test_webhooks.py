@@ -16,6 +16,7 @@ from storage import alerts as alert_repo
 from storage.db import Database
 from tests.conftest import STAFF_CHAT_ID, AppRunner, SettingsFactory
 from tests.fakes.bot_api import BotApiEmulator
+from tests.support.postgres import BOTH_ENGINES
 from tests.support.receiver import Receiver, until
 from tests.support.report_data import TOUCHPOINTS, seed_known
 from tests.unit.outreach.test_webhooks import SECRET, reference_verify
@@ -36,6 +37,7 @@ async def receiver() -> AsyncIterator[Receiver]:
         await found.stop()
 
 
+@BOTH_ENGINES
 async def test_an_alert_resolved_through_the_api_updates_the_card_and_reaches_the_webhook(
     running_app: AppRunner,
     settings_factory: SettingsFactory,
@@ -57,7 +59,7 @@ async def test_an_alert_resolved_through_the_api_updates_the_card_and_reaches_th
         ],
         webhook_secrets={"helpdesk": SECRET},
     )
-    async with await Database.open(settings.storage.path) as db:
+    async with await Database.open(settings.storage.target) as db:
         await seed_known(db)
     app = await running_app(settings, classifier=classifier)
     db = services(app).db

@@ -35,6 +35,12 @@ def make_settings(tmp_path: Path, *, ends: tuple[str, ...] = (), **reports: Any)
     )
 
 
+async def _insert(conn: Any, sql: str, params: Any) -> int:
+    """The id of the row an INSERT adds, on either engine (RETURNING, not SQLite's lastrowid)."""
+    rows = await conn.execute_fetchall(sql + " RETURNING id", params)
+    return int(rows[0][0])
+
+
 class Seeder:
     """Writes rows straight into the schema (the report code under test must not write its own fixtures)."""
 
@@ -48,12 +54,13 @@ class Seeder:
     async def setup(self) -> None:
         async with self.db.transaction() as conn:
             for tp in TOUCHPOINTS:
-                cursor = await conn.execute(
+                cursor = await _insert(
+                    conn,
                     "INSERT INTO touchpoints (key, names, kind, stage, weight, channel, updated_at) "
                     "VALUES (?, ?, 'direct', ?, ?, 'store', ?)",
                     (tp["key"], json.dumps(tp["names"]), tp["stage"], tp["weight"], to_db_time(NOW)),
                 )
-                self.touchpoints[str(tp["key"])] = int(cursor.lastrowid or 0)
+                self.touchpoints[str(tp["key"])] = cursor
             for name, tier in (
                 ("c1", "gold"),
                 ("c2", "gold"),
@@ -62,16 +69,18 @@ class Seeder:
                 ("c5", "standard"),
                 ("c6", "standard"),
             ):
-                cursor = await conn.execute(
+                cursor = await _insert(
+                    conn,
                     "INSERT INTO customers (external_id, display_name, tier, created_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?)",
                     (name.upper(), f"Name {name}", tier, to_db_time(NOW), to_db_time(NOW)),
                 )
-                self.customers[name] = int(cursor.lastrowid or 0)
+                self.customers[name] = cursor
 
     async def event(self, customer: str, touchpoint: str, at: datetime, amount: float | None = None) -> int:
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
+            return await _insert(
+                conn,
                 "INSERT INTO touchpoint_events (external_id, customer_id, touchpoint_id, occurred_at, "
                 "amount, "
                 "received_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -84,7 +93,6 @@ class Seeder:
                     to_db_time(at),
                 ),
             )
-            return int(cursor.lastrowid or 0)
 
     async def answer(
         self,
@@ -101,7 +109,8 @@ class Seeder:
         sentiment: str = "neutral",
         emotion: str = "neutral",
     ) -> int:
-        cursor = await conn.execute(
+        cursor = await _insert(
+            conn,
             "INSERT INTO answers (survey_id, customer_id, touchpoint_id, question, text, rating, language, "
             "received_at, analysis_state) VALUES (?, ?, ?, ?, ?, ?, 'en', ?, ?)",
             (
@@ -115,12 +124,13 @@ class Seeder:
                 "not_applicable" if score is None else "done",
             ),
         )
-        answer_id = int(cursor.lastrowid or 0)
+        answer_id = cursor
         self.answer_ids.append(answer_id)
         if score is not None:
             scores = {"negative": 0.0, "neutral": 0.0, "positive": 0.0}
             scores[sentiment] = 0.9
-            cursor = await conn.execute(
+            cursor = await _insert(
+                conn,
                 "INSERT INTO analyses (answer_id, model_id, model_version, sentiment, sentiment_scores, "
                 "sentiment_score, emotion, emotion_scores, analysed_at) "
                 "VALUES (?, 'test', '1', ?, ?, ?, ?, ?, ?)",
@@ -134,9 +144,7 @@ class Seeder:
                     to_db_time(at),
                 ),
             )
-            await conn.execute(
-                "UPDATE answers SET current_analysis_id = ? WHERE id = ?", (cursor.lastrowid, answer_id)
-            )
+            await conn.execute("UPDATE answers SET current_analysis_id = ? WHERE id = ?", (cursor, answer_id))
         return answer_id
 
     async def survey(
@@ -160,7 +168,8 @@ class Seeder:
         event_id = await self.event(customer, touchpoint, at, amount)
         completed = rating is not None
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
+            cursor = await _insert(
+                conn,
                 "INSERT INTO surveys (customer_id, event_id, touchpoint_id, kind, status, scheduled_at, "
                 "invited_at, "
                 "completed_at, created_at) VALUES (?, ?, ?, 'touchpoint', ?, ?, ?, ?, ?)",
@@ -177,7 +186,7 @@ class Seeder:
                     to_db_time(at),
                 ),
             )
-            survey_id = int(cursor.lastrowid or 0)
+            survey_id = cursor
             answered = at + timedelta(hours=2)
             if completed:
                 await self.answer(

@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -149,7 +148,7 @@ class Customers:
             user.send_text(words)
 
 
-def _settings(bot_api: BotApiEmulator, db_path: Path) -> dict[str, Any]:
+def _settings(bot_api: BotApiEmulator, db_path: Path, target: str | Path) -> dict[str, Any]:
     return {
         "telegram": {
             "token": bot_api.token,
@@ -160,7 +159,8 @@ def _settings(bot_api: BotApiEmulator, db_path: Path) -> dict[str, Any]:
             "max_retries": 3,
         },
         "server": {"enabled": False},
-        "storage": {"path": str(db_path)},
+        # The journals stay beside db_path; the data is in *target* (the file itself, or PostgreSQL).
+        "storage": {"url": str(target), "path": str(db_path)},
         "survey": {
             "default_timezone": "UTC",
             "quiet_hours_start": "00:00:00",
@@ -174,7 +174,7 @@ def _settings(bot_api: BotApiEmulator, db_path: Path) -> dict[str, Any]:
 async def _prepare(bot_api: BotApiEmulator, settings: Settings, count: int) -> list[int]:
     now = utcnow()
     chats = []
-    async with await Database.open(settings.storage.path) as db:
+    async with await Database.open(settings.storage.target) as db:
         await sync_configured_touchpoints(db, settings)
         touchpoint = await touchpoints.get_touchpoint(db, "delivery")
         assert touchpoint is not None
@@ -204,14 +204,24 @@ async def _prepare(bot_api: BotApiEmulator, settings: Settings, count: int) -> l
     return chats
 
 
-async def run(workdir: Path, *, customers_count: int, kills: int, seed: int, deadline: float) -> Report:
-    """The whole run; *deadline* seconds at most for everything after the last kill."""
+async def run(
+    workdir: Path,
+    *,
+    customers_count: int,
+    kills: int,
+    seed: int,
+    deadline: float,
+    target: str | Path | None = None,
+) -> Report:
+    """The whole run; *deadline* seconds at most for everything after the last kill. *target*: the database
+    (default: a SQLite file in *workdir*; a PostgreSQL URL runs the same crashes against PostgreSQL)."""
+    target = target if target is not None else workdir / "momento.db"
     rng = random.Random(seed)
     report = Report(customers_count, kills)
     started = time.monotonic()
     async with BotApiEmulator() as bot_api:
         bot_api.group_chat(STAFF)
-        data = _settings(bot_api, workdir / "momento.db")
+        data = _settings(bot_api, workdir / "momento.db", target)
         settings = Settings(**data)
         chats = await _prepare(bot_api, settings, customers_count)
         people = Customers(bot_api, chats, seed)
@@ -244,7 +254,7 @@ async def run(workdir: Path, *, customers_count: int, kills: int, seed: int, dea
             process = await start()
         end = time.monotonic() + deadline
         for _ in range(int(deadline * 2)):  # poll the database, not an event: the bot is another process
-            if time.monotonic() >= end or _all_done(workdir / "momento.db", customers_count):
+            if time.monotonic() >= end or await _all_done(target, customers_count):
                 break
             await asyncio.sleep(0.5)
         await asyncio.sleep(1.0)  # anything still in flight lands
@@ -254,34 +264,43 @@ async def run(workdir: Path, *, customers_count: int, kills: int, seed: int, dea
         except TimeoutError:
             process.kill()
         report.seconds = time.monotonic() - started
-        _judge(report, bot_api, people, workdir / "momento.db", ready_times, kill_times)
+        stored, rows = await _read_back(target)
+        _judge(report, bot_api, people, stored, rows, ready_times, kill_times)
     return report
 
 
-def _all_done(db_path: Path, count: int) -> bool:
-    with sqlite3.connect(db_path) as conn:
-        done = conn.execute("SELECT COUNT(*) FROM surveys WHERE status = 'completed'").fetchone()[0]
-    return int(done) >= count
+async def _all_done(target: str | Path, count: int) -> bool:
+    async with await Database.open(target) as db:
+        row = await db.fetch_one("SELECT COUNT(*) FROM surveys WHERE status = 'completed'")
+    return row is not None and int(row[0]) >= count
+
+
+async def _read_back(target: str | Path) -> tuple[Counter[tuple[int, str]], list[dict[str, Any]]]:
+    """The answers stored (chat, text) and every survey's outcome, read after the last bot stopped."""
+    async with await Database.open(target) as db:
+        stored = Counter(
+            (int(row["chat_id"]), str(row["text"]))
+            for row in await db.fetch_all("SELECT chat_id, text FROM answers WHERE text IS NOT NULL")
+        )
+        rows = [
+            dict(row)
+            for row in await db.fetch_all(
+                "SELECT s.status, s.last_error, c.telegram_chat_id AS chat FROM surveys s "
+                "JOIN customers c ON c.id = s.customer_id"
+            )
+        ]
+    return stored, rows
 
 
 def _judge(
     report: Report,
     bot_api: BotApiEmulator,
     people: Customers,
-    db_path: Path,
+    stored: Counter[tuple[int, str]],
+    rows: list[dict[str, Any]],
     ready_times: list[float],
     kill_times: list[float],
 ) -> None:
-    with sqlite3.connect(db_path) as conn:
-        conn.row_factory = sqlite3.Row
-        stored = Counter(
-            (row["chat_id"], row["text"])
-            for row in conn.execute("SELECT chat_id, text FROM answers WHERE text IS NOT NULL")
-        )
-        rows = conn.execute(
-            "SELECT s.status, s.last_error, c.telegram_chat_id AS chat FROM surveys s "
-            "JOIN customers c ON c.id = s.customer_id"
-        ).fetchall()
     for chat, texts in people.sent.items():
         for text in texts:
             report.answers_sent += 1

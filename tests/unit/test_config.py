@@ -69,6 +69,7 @@ def test_the_token_comes_from_the_environment_and_is_never_shown(
         ("links", 'signing_key = "hunter2-hunter2"', "links.signing_key"),
         ("api", 'keys = ["k1"]', "api.keys"),
         ("webhook", 'secret_token = "s3cret"', "webhook.secret_token"),
+        ("storage", 'password = "pg-s3cret"', "storage.password"),
     ],
 )
 def test_secrets_in_the_toml_are_refused_without_echoing_them(
@@ -117,6 +118,9 @@ def test_a_missing_secrets_file_names_the_file(config: Path, tmp_path: Path) -> 
         ('[survey]\ndefault_timezone = "Mars/Olympus"\n', "survey.default_timezone", "Mars/Olympus"),
         ('[telegram]\nbase_url = "http://127.0.0.1:8081"\n', "telegram.base_url", "/bot"),
         ("[telegram]\nstaf_chat_id = 1\n", "telegram.staf_chat_id", "unknown setting"),
+        ('[storage]\nurl = "mysql://db/momento"\n', "storage", "postgresql://user@host:port/dbname"),
+        ('[storage]\nurl = "postgresql://bot:pw@db/momento"\n', "storage", "MOMENTO_STORAGE__PASSWORD"),
+        ('[storage]\nurl = "postgresql://bot@db"\n', "storage", "postgresql://user@host:port/dbname"),
     ],
 )
 def test_a_wrong_value_fails_with_one_line_naming_the_field_and_the_file(
@@ -164,3 +168,35 @@ def test_the_packaged_example_is_the_documented_one() -> None:
     assert (REPO / "bot" / "config.example.toml").read_text(encoding="utf-8") == EXAMPLE.read_text(
         encoding="utf-8"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "engine", "target"),
+    [
+        (None, "sqlite", Path("momento.db")),
+        ("sqlite:///data/momento.db", "sqlite", Path("data/momento.db")),
+        ("sqlite:////var/lib/momento/momento.db", "sqlite", Path("/var/lib/momento/momento.db")),
+        ("/srv/momento.db", "sqlite", Path("/srv/momento.db")),
+        ("postgresql://momento@db:5432/momento", "postgresql", "postgresql://momento@db:5432/momento"),
+    ],
+)
+def test_storage_url_names_the_engine_and_a_bare_path_is_still_sqlite(
+    tmp_path: Path, url: str | None, engine: str, target: object
+) -> None:
+    path = write(tmp_path / "config.toml", f'[storage]\nurl = "{url}"\n' if url else "")
+    storage = load_settings(path).storage
+    assert storage.engine == engine and storage.target == target
+    if engine == "sqlite":
+        assert storage.path == target
+
+
+def test_the_database_password_comes_from_the_environment_and_is_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path / "config.toml", '[storage]\nurl = "postgresql://momento@db:5432/momento"\n')
+    monkeypatch.setenv("MOMENTO_STORAGE__PASSWORD", "pg-s3cret-value")
+    settings = load_settings(path)
+    assert settings.storage.password_value == "pg-s3cret-value"
+    masked = settings.masked()
+    assert masked["storage"]["password"] == "**** (set)"
+    assert "pg-s3cret-value" not in json.dumps(masked) and "pg-s3cret-value" not in repr(settings)

@@ -25,6 +25,7 @@ from bot.config import Settings
 from storage import customers, events, surveys
 from storage.db import Database
 from storage.models import Customer
+from tests.support.postgres import BOTH_ENGINES
 
 KEY = "k-live-0123456789abcdef"
 OTHER_KEY = "k-second-key-for-rotation"
@@ -53,13 +54,13 @@ ApiFactory = Callable[..., Any]
 
 
 @pytest.fixture
-async def open_api(tmp_path: Path) -> AsyncIterator[ApiFactory]:
+async def open_api(tmp_path: Path, storage_target: str | Path) -> AsyncIterator[ApiFactory]:
     """``client, db = await open_api(**settings_overrides)``: the app over a fresh database."""
     opened: list[tuple[httpx.AsyncClient, Database]] = []
 
     async def make(**overrides: Any) -> tuple[httpx.AsyncClient, Database]:
         settings = make_settings(tmp_path, **overrides)
-        db = await Database.open(settings.storage.path)
+        db = await Database.open(storage_target)
         await sync_configured_touchpoints(db, settings)
         app = create_app(settings, db, bot_username=lambda: BOT)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://momento.test")
@@ -111,6 +112,7 @@ def event(external_id: str, customer: str, touchpoint: str = "delivery", **extra
     ],
     ids=["missing", "wrong", "not-bearer", "empty", "longer"],
 )
+@BOTH_ENGINES
 async def test_missing_or_wrong_key_is_refused_and_nothing_is_written(
     api: tuple[httpx.AsyncClient, Database], headers: dict[str, str]
 ) -> None:
@@ -125,6 +127,7 @@ async def test_missing_or_wrong_key_is_refused_and_nothing_is_written(
         assert (await method(path, headers=headers)).status_code == 401
 
 
+@BOTH_ENGINES
 async def test_every_configured_key_works(api: tuple[httpx.AsyncClient, Database]) -> None:
     client, _ = api
     for key in (KEY, OTHER_KEY):
@@ -145,6 +148,7 @@ async def test_without_configured_keys_every_call_is_refused(open_api: ApiFactor
 # --- customers ----------------------------------------------------------------------------------------------
 
 
+@BOTH_ENGINES
 async def test_customer_upsert_is_idempotent_and_keeps_unsent_fields(
     api: tuple[httpx.AsyncClient, Database],
 ) -> None:
@@ -181,6 +185,7 @@ async def test_customer_upsert_is_idempotent_and_keeps_unsent_fields(
     assert len(rows) == 1
 
 
+@BOTH_ENGINES
 async def test_invalid_customer_gets_422_with_every_field_path(
     api: tuple[httpx.AsyncClient, Database],
 ) -> None:
@@ -212,6 +217,7 @@ async def test_bot_reserved_ids_and_non_json_are_refused_clearly(
 # --- events -------------------------------------------------------------------------------------------------
 
 
+@BOTH_ENGINES
 async def test_event_for_a_linked_customer_schedules_a_survey_once(
     api: tuple[httpx.AsyncClient, Database],
 ) -> None:
@@ -239,6 +245,7 @@ async def test_event_for_a_linked_customer_schedules_a_survey_once(
     assert json.loads(rows[0]["attributes"])["order_id"] == "A-1"
 
 
+@BOTH_ENGINES
 async def test_batch_with_good_and_bad_events_answers_each_and_keeps_the_good(
     api: tuple[httpx.AsyncClient, Database],
 ) -> None:
@@ -286,6 +293,7 @@ async def test_batch_with_good_and_bad_events_answers_each_and_keeps_the_good(
     assert stored == {"e-good", "e-not-linked", "e-opted", "e-heavy", "e-light", "e-first-seen"}
 
 
+@BOTH_ENGINES
 async def test_invalid_single_event_and_bad_envelopes_get_422(
     api: tuple[httpx.AsyncClient, Database],
 ) -> None:
@@ -363,6 +371,7 @@ def expected_modules(text: str) -> list[list[bool]]:
     return [list(row) for row in code.get_matrix()]
 
 
+@BOTH_ENGINES
 async def test_link_round_trips_and_its_qr_code_encodes_it(api: tuple[httpx.AsyncClient, Database]) -> None:
     client, db = api
     await client.post("/v1/customers", json={"external_id": "c-7", "name": "Ana"}, headers=AUTH)
@@ -386,6 +395,7 @@ async def test_link_round_trips_and_its_qr_code_encodes_it(api: tuple[httpx.Asyn
     assert image.content.startswith(b"\x89PNG\r\n\x1a\n")
 
 
+@BOTH_ENGINES
 async def test_a_forged_or_retargeted_link_does_not_verify(api: tuple[httpx.AsyncClient, Database]) -> None:
     client, _ = api
     await client.post("/v1/customers", json={"external_id": "c-8"}, headers=AUTH)
@@ -439,6 +449,7 @@ async def test_health_and_openapi_need_no_key(api: tuple[httpx.AsyncClient, Data
 # --- many callers at once (group commit) ------------------------------------------------------------
 
 
+@BOTH_ENGINES
 async def test_concurrent_callers_are_each_answered_as_if_alone(
     api: tuple[httpx.AsyncClient, Database],
 ) -> None:
@@ -461,6 +472,7 @@ async def test_concurrent_callers_are_each_answered_as_if_alone(
     assert capped["survey"]["status"] == "skipped"
 
 
+@BOTH_ENGINES
 async def test_a_link_for_one_event_names_that_event(api: tuple[httpx.AsyncClient, Database]) -> None:
     client, _ = api
     recorded = await client.post("/v1/events", json=event("ord-5-delivered", "c-5"), headers=AUTH)

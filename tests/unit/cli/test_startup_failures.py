@@ -3,6 +3,7 @@ traceback unless --debug, and never a secret — checked on the captured output 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import sqlite3
@@ -14,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from storage.db import Database
+from tests.support import postgres as postgres_support
 from tests.unit.cli.test_cli import EXAMPLE, MOMENTO, Lines
 
 pytestmark = pytest.mark.slow  # each case starts the real bot process
@@ -146,3 +149,42 @@ def test_debug_adds_the_traceback_but_still_no_secret(tmp_path: Path) -> None:
     assert output.strip().splitlines()[-1].startswith("Error: cannot reach the Telegram Bot API")
     for secret in SECRETS:
         assert secret not in output
+
+
+def test_postgresql_unreachable(emulator_url: str, tmp_path: Path) -> None:
+    url = f"postgresql://momento@127.0.0.1:{_free_port()}/momento"
+    result = run_momento(
+        emulator_url,
+        tmp_path,
+        MOMENTO_STORAGE__URL=url,
+        MOMENTO_STORAGE__PASSWORD="pg-password-never-printed",
+    )
+    assert_one_clear_line(
+        result, "cannot open the PostgreSQL database", "unreachable", "is PostgreSQL running"
+    )
+    assert "pg-password-never-printed" not in result.stdout + result.stderr
+
+
+def test_postgresql_password_refused(emulator_url: str, tmp_path: Path, postgres_url: str) -> None:
+    url = postgres_support.database_url(postgres_url, "postgres").replace(
+        "//momento@", f"//{postgres_support.PASSWORD_ROLE}@"
+    )
+    result = run_momento(
+        emulator_url, tmp_path, MOMENTO_STORAGE__URL=url, MOMENTO_STORAGE__PASSWORD="wrong-pg-password"
+    )
+    assert_one_clear_line(result, "authentication failed", "MOMENTO_STORAGE__PASSWORD")
+    assert "wrong-pg-password" not in result.stdout + result.stderr
+
+
+async def test_a_second_bot_process_on_one_postgresql_database_is_refused(
+    emulator_url: str, tmp_path: Path, postgres_url: str
+) -> None:
+    """One `momento run` per database in this version: the second one says so instead of racing the first."""
+    url = await postgres_support.fresh_database(postgres_url)
+    try:
+        async with await Database.open(url) as first:
+            assert await first.claim_bot_process()
+            result = await asyncio.to_thread(run_momento, emulator_url, tmp_path, MOMENTO_STORAGE__URL=url)
+        assert_one_clear_line(result, "another `momento run` is already using the database", "stop the other")
+    finally:
+        await postgres_support.drop_database(postgres_url, url)

@@ -15,20 +15,22 @@ from bot.outreach.wire import WireJournal
 from storage import customers, events, outreach, surveys, touchpoints
 from storage.db import Database
 from tests.support.inbox import Inbox
+from tests.support.postgres import BOTH_ENGINES
 
 NOON = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 
 
+@BOTH_ENGINES
 @pytest.mark.parametrize("left", [True, False])
 async def test_the_first_tick_after_a_crash_sends_the_rest_of_the_batch_at_once(
-    tmp_path: Path, left: bool
+    tmp_path: Path, storage_target: str | Path, left: bool
 ) -> None:
     settings = Settings(
         storage={"path": tmp_path / "m.db"},
         survey={"default_timezone": "UTC", "quiet_hours_start": "00:00:00", "quiet_hours_end": "00:00:00"},
         touchpoints=[{"key": "delivery", "names": {"en": "delivery"}, "invite_delay": "2h"}],
     )
-    async with await Database.open(tmp_path / "m.db") as db:
+    async with await Database.open(storage_target) as db:
         await sync_configured_touchpoints(db, settings)
         touchpoint = await touchpoints.get_touchpoint(db, "delivery")
         assert touchpoint is not None

@@ -15,6 +15,7 @@ from bot.outreach.scheduling import schedule_survey
 from storage import customers, events, surveys, touchpoints
 from storage.db import Database
 from storage.models import Customer
+from tests.support.postgres import BOTH_ENGINES
 
 NOON = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)  # 12:00 in Madrid
 
@@ -32,8 +33,8 @@ def make_settings(tmp_path: Path, **survey: Any) -> Settings:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "m.db")
+async def db(tmp_path: Path, storage_target: str | Path) -> AsyncIterator[Database]:
+    database = await Database.open(storage_target)
     await sync_configured_touchpoints(database, make_settings(tmp_path))
     yield database
     await database.close()
@@ -66,6 +67,7 @@ async def event_for(db: Database, customer: Customer, key: str, at: datetime, ex
     return recorded
 
 
+@BOTH_ENGINES
 async def test_invitation_due_after_the_touchpoint_delay(db: Database, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     customer = await linked_customer(db)
@@ -75,6 +77,7 @@ async def test_invitation_due_after_the_touchpoint_delay(db: Database, tmp_path:
     assert result.scheduled_at == NOON + timedelta(hours=2)
 
 
+@BOTH_ENGINES
 async def test_quiet_hours_follow_the_customers_own_time_zone(db: Database, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     # 19:00 UTC + 2 h = 21:00 UTC: 23:00 in Madrid (quiet) but 14:00 in Mexico City (fine).
@@ -91,6 +94,7 @@ async def test_quiet_hours_follow_the_customers_own_time_zone(db: Database, tmp_
     assert in_mexico.scheduled_at == datetime(2026, 5, 4, 21, 0, tzinfo=UTC)
 
 
+@BOTH_ENGINES
 async def test_same_event_twice_is_a_duplicate(db: Database, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     customer = await linked_customer(db)
@@ -101,6 +105,7 @@ async def test_same_event_twice_is_a_duplicate(db: Database, tmp_path: Path) -> 
     assert again.reason == "duplicate" and again.survey_id == first.survey_id
 
 
+@BOTH_ENGINES
 async def test_heavier_touchpoint_wins_within_the_cap(db: Database, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     customer = await linked_customer(db)
@@ -122,6 +127,7 @@ async def test_heavier_touchpoint_wins_within_the_cap(db: Database, tmp_path: Pa
     )
 
 
+@BOTH_ENGINES
 async def test_recently_invited_customer_is_not_asked_again(db: Database, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     customer = await linked_customer(db)
@@ -142,6 +148,7 @@ async def test_recently_invited_customer_is_not_asked_again(db: Database, tmp_pa
     assert third.scheduled
 
 
+@BOTH_ENGINES
 async def test_reasons_for_customers_who_cannot_be_asked(db: Database, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     unlinked = await customers.upsert_customer(db, "unlinked")
@@ -156,6 +163,7 @@ async def test_reasons_for_customers_who_cannot_be_asked(db: Database, tmp_path:
     assert results == {"unlinked": "not_linked", "optout": "opted_out", "blocked": "unreachable"}
 
 
+@BOTH_ENGINES
 async def test_unknown_touchpoint_and_stale_event(db: Database, tmp_path: Path) -> None:
     customer = await linked_customer(db)
     event = await event_for(db, customer, "delivery", NOON - timedelta(days=30), "old")

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.outreach.webhooks import WebhookSender, enqueue_event
 from storage import webhooks as webhook_repo
 from storage.db import Database, utcnow
+from tests.support.postgres import BOTH_ENGINES
 from tests.support.receiver import Receiver
 
 SECRET = "whsec-test-0123456789"
@@ -43,8 +44,8 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with await Database.open(tmp_path / "momento.db") as opened:
+async def db(storage_target: str | Path) -> AsyncIterator[Database]:
+    async with await Database.open(storage_target) as opened:
         yield opened
 
 
@@ -74,6 +75,7 @@ async def _pump(sender: WebhookSender, until: Any, seconds: float = 10.0) -> Non
             await asyncio.sleep(0.02)
 
 
+@BOTH_ENGINES
 async def test_each_event_arrives_signed_with_a_stable_id(db: Database, receiver: Receiver) -> None:
     settings = _settings(receiver, "crm")
     event_id = await _record(db, settings, 1, 1)
@@ -95,6 +97,7 @@ async def test_each_event_arrives_signed_with_a_stable_id(db: Database, receiver
     )
 
 
+@BOTH_ENGINES
 async def test_a_receiver_down_for_a_while_gets_everything_in_order(db: Database, receiver: Receiver) -> None:
     settings = _settings(receiver, "crm")
     await receiver.stop()
@@ -115,6 +118,7 @@ async def test_a_receiver_down_for_a_while_gets_everything_in_order(db: Database
     assert [e["data"]["n"] for e in receiver.events("crm")] == [0, 1, 2, 3, 4]
 
 
+@BOTH_ENGINES
 async def test_a_failing_customer_holds_only_its_own_events(db: Database, receiver: Receiver) -> None:
     """One webhook answers 500 and another hangs; the healthy one gets everything, nothing out of order."""
     settings = _settings(receiver, "broken", "hanging", "healthy")
@@ -147,6 +151,7 @@ async def test_a_failing_customer_holds_only_its_own_events(db: Database, receiv
             assert mine == [0, 1, 2], (path, customer)
 
 
+@BOTH_ENGINES
 async def test_a_delivery_that_gives_up_frees_the_queue_and_can_be_resent(
     db: Database, receiver: Receiver
 ) -> None:
@@ -167,6 +172,7 @@ async def test_a_delivery_that_gives_up_frees_the_queue_and_can_be_resent(
     assert [e["data"]["n"] for e in receiver.events("crm")] == [0, 1]
 
 
+@BOTH_ENGINES
 async def test_nothing_is_recorded_when_no_webhook_listens(db: Database, receiver: Receiver) -> None:
     settings = _settings(receiver, "crm")
     async with db.transaction():
@@ -175,6 +181,7 @@ async def test_nothing_is_recorded_when_no_webhook_listens(db: Database, receive
     assert await webhook_repo.deliveries(db) == []
 
 
+@BOTH_ENGINES
 async def test_an_event_rolled_back_with_its_change_is_never_sent(db: Database, receiver: Receiver) -> None:
     settings = _settings(receiver, "crm")
     with pytest.raises(RuntimeError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from bot.config import Settings
 from bot.reports.charts import Chart
 from bot.reports.common import ReportError, Scope, parse_scope
 from bot.reports.customer import build_customer, render_customer
-from bot.reports.digest import digest_text, due_digest, mark_sent
+from bot.reports.digest import claim, digest_text, due_digest, mark_sent
 from bot.reports.drivers import build_drivers, correlation, render_drivers
 from bot.reports.journey import build_journey, render_journey
 from bot.reports.periods import PeriodError, parse_period
@@ -23,13 +24,14 @@ from bot.reports.segments import build_segments, render_segments
 from bot.reports.summary import build_summary, render_summary
 from storage.db import Database
 from storage.reports import DriverSums
+from tests.support.postgres import BOTH_ENGINES
 from tests.support.report_data import NOW, Seeder, days, make_settings, seed_known
 
 
 @pytest.fixture
-async def seeded(tmp_path: Path) -> Any:
+async def seeded(tmp_path: Path, storage_target: str | Path) -> Any:
     settings = make_settings(tmp_path)
-    db = await Database.open(settings.storage.path)
+    db = await Database.open(storage_target)
     seed = await seed_known(db)
     try:
         yield db, settings, seed
@@ -51,6 +53,7 @@ def assert_png(chart: Chart | None, title: str, dates: str = "2026-10-25 to 2026
     assert image.size[0] >= 1280
 
 
+@BOTH_ENGINES
 async def test_summary_of_all_touchpoints_gives_the_hand_computed_figures(seeded: Any) -> None:
     db, settings, _ = seeded
     report = render_summary(await build_summary(db, settings, scope(settings)), settings, "en")
@@ -77,6 +80,7 @@ async def test_summary_of_all_touchpoints_gives_the_hand_computed_figures(seeded
     assert report.chart.values == pytest.approx((200 / 3, 0.0))
 
 
+@BOTH_ENGINES
 async def test_summary_of_one_touchpoint_and_one_tier(seeded: Any) -> None:
     db, settings, _ = seeded
     delivery = render_summary(
@@ -96,6 +100,7 @@ async def test_summary_of_one_touchpoint_and_one_tier(seeded: Any) -> None:
     assert "all touchpoints, tier gold" in gold.text
 
 
+@BOTH_ENGINES
 async def test_summary_in_spanish_uses_decimal_commas(seeded: Any) -> None:
     db, settings, _ = seeded
     report = render_summary(await build_summary(db, settings, scope(settings)), settings, "es")
@@ -103,6 +108,7 @@ async def test_summary_in_spanish_uses_decimal_commas(seeded: Any) -> None:
     assert "1. entrega: 66,7 % · 3 · +0,17" in report.text
 
 
+@BOTH_ENGINES
 async def test_empty_period_says_what_to_try(seeded: Any) -> None:
     db, settings, _ = seeded
     period = scope(settings, "2020-01-01..2020-01-31")
@@ -111,6 +117,7 @@ async def test_empty_period_says_what_to_try(seeded: Any) -> None:
     assert report.chart is None
 
 
+@BOTH_ENGINES
 async def test_segments_flag_the_tier_below_its_minimum(seeded: Any) -> None:
     db, settings, _ = seeded
     text = render_segments(await build_segments(db, settings, scope(settings)), settings, "en").text
@@ -121,6 +128,7 @@ async def test_segments_flag_the_tier_below_its_minimum(seeded: Any) -> None:
     assert text.index("standard") < text.index("gold")
 
 
+@BOTH_ENGINES
 async def test_journey_counts_transitions_negative_turns_and_dropouts(seeded: Any) -> None:
     db, settings, _ = seeded
     journey = await build_journey(db, settings, scope(settings))
@@ -134,6 +142,7 @@ async def test_journey_counts_transitions_negative_turns_and_dropouts(seeded: An
     assert report.chart is not None and report.chart.values == (2.0,)
 
 
+@BOTH_ENGINES
 async def test_touchpoints_report_gaps_comebacks_and_amounts(seeded: Any) -> None:
     db, settings, _ = seeded
     result = await build_drivers(db, settings, scope(settings))
@@ -228,6 +237,7 @@ async def test_key_drivers_rank_by_correlation_times_weight(tmp_path: Path) -> N
         assert low < -1.0 and high > 1.5 and low == -high
 
 
+@BOTH_ENGINES
 async def test_quotes_are_the_most_telling_and_escaped(seeded: Any) -> None:
     db, settings, _ = seeded
     request = await parse_quote_request(db, settings, ["delivery", "negative"], now=NOW, language="en")
@@ -243,6 +253,7 @@ async def test_quotes_are_the_most_telling_and_escaped(seeded: Any) -> None:
         await parse_quote_request(db, settings, [], now=NOW, language="en")
 
 
+@BOTH_ENGINES
 async def test_customer_history_shows_answers_and_alerts(seeded: Any) -> None:
     db, settings, _ = seeded
     text = render_customer(await build_customer(db, "C4", "en"), settings, "en").text
@@ -255,6 +266,7 @@ async def test_customer_history_shows_answers_and_alerts(seeded: Any) -> None:
         await build_customer(db, "nobody", "en")
 
 
+@BOTH_ENGINES
 async def test_arguments_in_any_order_and_clear_errors(seeded: Any) -> None:
     db, settings, _ = seeded
     parsed = await parse_scope(db, settings, ["gold", "7d", "delivery"], now=NOW, language="en")
@@ -314,6 +326,7 @@ def test_periods() -> None:
             parse_period(bad, now=NOW, timezone="UTC")
 
 
+@BOTH_ENGINES
 async def test_digest_is_due_once_per_day_and_survives_restarts(seeded: Any) -> None:
     db, settings, _ = seeded
     daily = settings.model_copy(update={"reports": settings.reports.model_copy(update={"digest": "daily"})})
@@ -331,6 +344,26 @@ async def test_digest_is_due_once_per_day_and_survives_restarts(seeded: Any) -> 
     assert next_day is not None and next_day.key == "daily:2026-11-20"
 
 
+@BOTH_ENGINES
+async def test_a_due_digest_is_claimed_by_exactly_one_of_several_workers(
+    seeded: Any, storage_target: str | Path
+) -> None:
+    """Each worker's clock fires at digest time; one database handle per worker, all claiming at once."""
+    db, settings, _ = seeded
+    daily = settings.model_copy(update={"reports": settings.reports.model_copy(update={"digest": "daily"})})
+    due = await due_digest(db, daily, datetime(2026, 11, 19, 8, 31, tzinfo=UTC))
+    assert due is not None
+    workers = [await Database.open(storage_target) for _ in range(4)]
+    try:
+        won = await asyncio.gather(*(claim(worker, due) for worker in workers for _ in range(3)))
+    finally:
+        for worker in workers:
+            await worker.close()
+    assert sorted(won) == [False] * 11 + [True]
+    assert await due_digest(db, daily, datetime(2026, 11, 19, 9, 0, tzinfo=UTC)) is None
+
+
+@BOTH_ENGINES
 async def test_weekly_digest_summarises_last_week(seeded: Any) -> None:
     db, settings, _ = seeded
     weekly = settings.model_copy(update={"reports": settings.reports.model_copy(update={"digest": "weekly"})})
@@ -346,6 +379,7 @@ async def test_weekly_digest_summarises_last_week(seeded: Any) -> None:
     assert "CSAT (4–5): <b>33.3%</b> of 3 ratings · mean 2.3/5" in text
 
 
+@BOTH_ENGINES
 async def test_the_same_words_are_quoted_once(seeded: Any) -> None:
     db, settings, seed = seeded
     for day in (2, 4):

@@ -4,7 +4,6 @@ gives the customer everything we hold about them."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ import pytest
 from storage import alerts, answers, audit, customers, events, privacy, surveys, touchpoints
 from storage.db import Database
 from storage.models import NotFoundError, TouchpointSpec
+from tests.support.postgres import BOTH_ENGINES
 
 AT = datetime(2026, 2, 10, 15, 0, tzinfo=UTC)
 NAME = "Valentina Quesada"
@@ -132,8 +132,8 @@ async def seed_customer(
 
 
 @pytest.fixture
-async def seeded(tmp_path: Path) -> AsyncIterator[tuple[Database, Seeded]]:
-    path = tmp_path / "privacy.db"
+async def seeded(storage_target: str | Path) -> AsyncIterator[tuple[Database, Seeded]]:
+    path = storage_target
     db = await Database.open(path)
     [tp] = await touchpoints.sync_touchpoints(
         db, [TouchpointSpec("delivery", {"en": "delivery"}, "direct", 3, 1.5, "courier")]
@@ -146,20 +146,22 @@ async def seeded(tmp_path: Path) -> AsyncIterator[tuple[Database, Seeded]]:
     await db.close()
 
 
-def all_text_in_database(path: Path) -> str:
-    """Every value of every column of every row, as text: what a reader of the file could find."""
-    conn = sqlite3.connect(path)
-    try:
+async def all_text_in_database(target: str | Path) -> str:
+    """Every value of every column of every row, as text: what a reader of the database could find."""
+    async with await Database.open(target) as db:
+        listing = (
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'"
+            if db.engine == "postgresql"
+            else "SELECT name FROM sqlite_master WHERE type = 'table'"
+        )
         chunks = []
-        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            for row in conn.execute(f'SELECT * FROM "{table}"'):
-                chunks.extend(str(value) for value in row if value is not None)
+        for table in [row["name"] for row in await db.fetch_all(listing)]:
+            for row in await db.fetch_all(f'SELECT * FROM "{table}"'):
+                chunks.extend(str(value) for value in tuple(row) if value is not None)
         return "\n".join(chunks)
-    finally:
-        conn.close()
 
 
+@BOTH_ENGINES
 async def test_erasure_clears_every_personal_column_of_the_customer(seeded: tuple[Database, Seeded]) -> None:
     db, s = seeded
     await privacy.erase_customer(db, s.customer_id, actor="telegram:900")
@@ -198,11 +200,12 @@ async def test_erasure_clears_every_personal_column_of_the_customer(seeded: tupl
     assert {table: set(columns) for table, columns in privacy.ERASED_COLUMNS.items()} == checked
 
 
+@BOTH_ENGINES
 async def test_no_trace_of_the_erased_customer_is_left_anywhere_in_the_file(
     seeded: tuple[Database, Seeded],
 ) -> None:
     db, s = seeded
-    before = all_text_in_database(s.path)
+    before = await all_text_in_database(s.path)
     personal = [NAME, str(USER_ID), CRM_ID, ORDER_ID, f"Calle 8 #12 for {NAME}", *TEXTS, NOTE, "Valentina"]
     assert all(value in before for value in personal)  # the search would find them
 
@@ -211,7 +214,7 @@ async def test_no_trace_of_the_erased_customer_is_left_anywhere_in_the_file(
     reopened = await Database.open(s.path)  # checkpoint: nothing only in the WAL
     await reopened.close()
 
-    after = all_text_in_database(s.path)
+    after = await all_text_in_database(s.path)
     for value in personal:
         assert value not in after, value
     # The other customer is untouched.
@@ -238,6 +241,7 @@ async def test_erased_values_are_not_left_in_the_raw_bytes_of_the_files(
     assert OTHER_TEXTS[1].encode() in data
 
 
+@BOTH_ENGINES
 async def test_erased_answers_stay_countable_for_reports(seeded: tuple[Database, Seeded]) -> None:
     db, s = seeded
 
@@ -261,6 +265,7 @@ async def test_erased_answers_stay_countable_for_reports(seeded: tuple[Database,
     assert await counts() == before
 
 
+@BOTH_ENGINES
 async def test_a_self_service_erasure_leaves_no_telegram_id_in_the_audit_log(
     seeded: tuple[Database, Seeded],
 ) -> None:
@@ -273,9 +278,10 @@ async def test_a_self_service_erasure_leaves_no_telegram_id_in_the_audit_log(
         (f"customer:{s.customer_id}", "customer.erase"),
         (f"customer:{s.customer_id}", "customer.export"),
     ]
-    assert str(USER_ID) not in all_text_in_database(s.path)
+    assert str(USER_ID) not in await all_text_in_database(s.path)
 
 
+@BOTH_ENGINES
 async def test_erasure_is_audited_and_repeatable(seeded: tuple[Database, Seeded]) -> None:
     db, s = seeded
     await privacy.erase_customer(db, s.customer_id, actor="telegram:900")
@@ -292,6 +298,7 @@ async def test_erasure_is_audited_and_repeatable(seeded: tuple[Database, Seeded]
         await privacy.erase_customer(db, 99_999, actor="cli")
 
 
+@BOTH_ENGINES
 async def test_an_erased_customer_who_writes_again_starts_as_a_stranger(
     seeded: tuple[Database, Seeded],
 ) -> None:
@@ -318,6 +325,7 @@ async def test_an_erased_customer_who_writes_again_starts_as_a_stranger(
     assert still is not None and still.id == again.id
 
 
+@BOTH_ENGINES
 async def test_export_holds_everything_about_the_customer_and_nothing_else(
     seeded: tuple[Database, Seeded],
 ) -> None:

@@ -1,5 +1,5 @@
 """The repositories as the bot uses them: customers, touchpoints, events, surveys, answers, alerts, staff,
-audit and small state — against a real SQLite file."""
+audit and small state — against a real SQLite file and a real PostgreSQL database (each test on both)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ import pytest
 from storage import alerts, answers, audit, customers, events, staff, state, surveys, touchpoints
 from storage.db import Database
 from storage.models import Customer, NotFoundError, Survey, SurveyStatus, Touchpoint, TouchpointSpec
+from tests.support.postgres import BOTH_ENGINES
+
+pytestmark = BOTH_ENGINES
 
 AT = datetime(2026, 4, 2, 9, 30, tzinfo=UTC)
 SPECS = [
@@ -39,8 +42,8 @@ POSITIVE = Reading("positive", {"negative": 0.05, "neutral": 0.15, "positive": 0
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "momento.db")
+async def db(storage_target: str | Path) -> AsyncIterator[Database]:
+    database = await Database.open(storage_target)
     yield database
     await database.close()
 
@@ -599,8 +602,8 @@ async def test_an_audit_entry_commits_or_rolls_back_with_the_change_it_records(d
     ]
 
 
-async def test_named_state_survives_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
+async def test_named_state_survives_a_restart(storage_target: str | Path) -> None:
+    path = storage_target
     async with await Database.open(path) as db:
         assert await state.get_value(db, "digest.last_sent") is None
         await state.set_value(db, "digest.last_sent", "2026-04-01")

@@ -8,15 +8,17 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from storage import audit, state
 from storage.db import Database
+from tests.support.postgres import BOTH_ENGINES
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "tx.db")
+async def db(storage_target: str | Path) -> AsyncIterator[Database]:
+    database = await Database.open(storage_target)
     yield database
     await database.close()
 
@@ -29,6 +31,7 @@ async def values(db: Database) -> dict[str, str]:
     return {row["key"]: row["value"] for row in await db.fetch_all("SELECT key, value FROM app_state")}
 
 
+@BOTH_ENGINES
 async def test_a_failing_change_leaves_nothing_behind_and_the_next_one_works(db: Database) -> None:
     with pytest.raises(Refused):
         async with db.transaction() as conn:
@@ -40,6 +43,7 @@ async def test_a_failing_change_leaves_nothing_behind_and_the_next_one_works(db:
     assert await values(db) == {"c": "3"}
 
 
+@BOTH_ENGINES
 async def test_a_cancelled_handler_rolls_its_change_back(db: Database) -> None:
     entered = asyncio.Event()
 
@@ -59,6 +63,7 @@ async def test_a_cancelled_handler_rolls_its_change_back(db: Database) -> None:
     assert await values(db) == {"after": "ok"}
 
 
+@BOTH_ENGINES
 async def test_a_repository_call_inside_a_transaction_joins_it_instead_of_deadlocking(db: Database) -> None:
     async def change() -> None:
         async with db.transaction() as conn:
@@ -73,6 +78,7 @@ async def test_a_repository_call_inside_a_transaction_joins_it_instead_of_deadlo
     assert await audit.list_entries(db) == []
 
 
+@BOTH_ENGINES
 async def test_a_failing_nested_block_rolls_back_alone(db: Database) -> None:
     async with db.transaction() as conn:
         await conn.execute("INSERT INTO app_state (key, value) VALUES ('kept', '1')")
@@ -85,11 +91,12 @@ async def test_a_failing_nested_block_rolls_back_alone(db: Database) -> None:
     assert await values(db) == {"kept": "1", "also_kept": "3"}
 
 
+@BOTH_ENGINES
 async def test_a_single_change_in_a_batch_that_fails_leaves_the_rest_of_the_batch(db: Database) -> None:
     await state.set_value(db, "taken", "0")
     async with db.batch():
         await state.set_value(db, "before", "1")
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises((sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)):
             async with db.transaction(one_change=True) as conn:
                 await conn.execute("INSERT INTO app_state (key, value) VALUES ('taken', 'x'), ('new', 'y')")
         await state.set_value(db, "after", "2")
@@ -98,6 +105,7 @@ async def test_a_single_change_in_a_batch_that_fails_leaves_the_rest_of_the_batc
     assert await values(db) == {"taken": "0", "before": "1", "after": "2"}
 
 
+@BOTH_ENGINES
 async def test_a_one_change_block_outside_a_batch_is_its_own_transaction(db: Database) -> None:
     with pytest.raises(Refused):
         async with db.transaction(one_change=True) as conn:
@@ -106,6 +114,7 @@ async def test_a_one_change_block_outside_a_batch_is_its_own_transaction(db: Dat
     assert await values(db) == {}
 
 
+@BOTH_ENGINES
 async def test_a_batch_is_one_commit_that_readers_see_whole(db: Database) -> None:
     seen_during: dict[str, str] = {}
     async with db.batch():
@@ -122,6 +131,7 @@ async def test_a_batch_is_one_commit_that_readers_see_whole(db: Database) -> Non
     assert len(after) == 50 and "bad" not in after
 
 
+@BOTH_ENGINES
 async def test_a_task_started_inside_a_transaction_waits_for_it_instead_of_writing_into_it(
     db: Database,
 ) -> None:
