@@ -1,4 +1,4 @@
-"""The offline default: multilingual-e5-small (ONNX int8 or torch, LoRA-adapted) reads every answer as written.
+"""The offline default: multilingual-e5-small (int8 ONNX or torch, LoRA-adapted) reads answers as written.
 
 Spanish is read as Spanish: the encoder's XLM-R vocabulary holds Spanish words and emoji, so no gloss or
 morphology stands between the customer's words and the model (the word-by-word English rendering that came

@@ -9,7 +9,7 @@ fails we fall back to plain torch, which yields nearly the same vectors (heads a
 A reading never depends on batch-mates: dynamic int8 picks its activation scales from the whole input
 tensor, so a text classified in a batch was quantised differently than alone (2.5% of fresh answers
 changed label). Every text is therefore its own ONNX call, without padding: its scales come from its own
-tokens only, and the result is the same alone, batched or shuffled (tests/unit/sentiment/test_batch_invariance.py).
+tokens only, and the result is the same alone, batched or shuffled (tests: test_batch_invariance.py).
 """
 
 from __future__ import annotations

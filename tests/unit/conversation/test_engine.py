@@ -346,7 +346,9 @@ async def test_reanalyse_all_rereads_every_answer_and_resumes_after_an_interrupt
         raise Interrupted
 
     with pytest.raises(Interrupted):
-        await reanalyse_all(world.db, world.classifier, batch=1, everything=True, progress=stop_after_first_chunk)
+        await reanalyse_all(
+            world.db, world.classifier, batch=1, everything=True, progress=stop_after_first_chunk
+        )
     assert seen == [(1, 3)]
     assert await state.get_value(world.db, "reanalyse_all:keywords@1") is not None
     # The resumed run reads only the two answers the interrupted one had not reached, then forgets the run.
