@@ -1,4 +1,4 @@
-"""Fine-tune a LoRA adapter on multilingual-e5-small: `python -m sentiment.finetune --data ../shared/datasets`.
+"""Fine-tune a LoRA adapter on the e5 encoder: `python -m sentiment.finetune --data ../shared/datasets`.
 
 Step one of training the offline default (step two, `python -m sentiment.train`, fits the heads on the
 adapted int8 encoder). The encoder learns sentiment and emotion on the trainable sets through temporary
