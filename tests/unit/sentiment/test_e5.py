@@ -30,7 +30,11 @@ ANSWERS = [
 
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return converted_model_dir(tmp_path_factory.mktemp("e5-cache"))
+    """Converted with the hub switched off: a first start on a server without internet access."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        patch.setenv("TRANSFORMERS_OFFLINE", "1")
+        return converted_model_dir(tmp_path_factory.mktemp("e5-cache"))
 
 
 def _mean_pooled(model_dir: Path, texts: list[str]) -> np.ndarray:
