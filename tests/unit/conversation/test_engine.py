@@ -326,6 +326,21 @@ async def test_reanalyse_reads_what_the_model_missed(world: World) -> None:
     assert answer.analysis is not None and answer.analysis.sentiment == "negative"
 
 
+async def test_each_answer_keeps_the_language_it_is_written_in_and_exports_it(world: World) -> None:
+    from storage import exports
+
+    customer = await world.customer(45)  # Telegram says English
+    await world.engine.on_text(
+        IncomingText(world.sender(45), 30, "El pedido llegó roto y nadie me contesta", NOON)
+    )
+    await world.engine.on_text(IncomingText(world.sender(45), 31, "The box was crushed too", NOON))
+    stored = await answers.answers_for_customer(world.db, customer.id)
+    assert sorted(str(a.language) for a in stored) == ["en", "es"]
+    column = exports.EXPORT_COLUMNS.index("language")
+    rows = [row async for batch in exports.answer_batches(world.db) for row in batch]
+    assert sorted(row[column] for row in rows) == ["en", "es"]
+
+
 async def test_reanalyse_all_rereads_every_answer_and_resumes_after_an_interruption(world: World) -> None:
     from bot.conversation.analysis import reanalyse_all
     from storage import state
