@@ -240,7 +240,7 @@ SOURCE_WEIGHT = {"cx_en": 10.0, "cx_es": 10.0, "goemotions": 1.0, "uci": 2.0, "x
 @click.option(
     "--encoder-cache", type=click.Path(file_okay=False, path_type=Path), default=Path("~/.cache/momento")
 )
-@click.option("--layers", default="12", help="Encoder layers (0-12) whose mean vectors feed the heads.")
+@click.option("--layers", default="8,12", help="Encoder layers (0-12) whose mean vectors feed the heads.")
 @click.option("--hidden", default=256, show_default=True)
 @click.option("--epochs", default=4, show_default=True)
 @click.option("--copies", default=2, show_default=True, help="Augmented variants per CX answer.")

@@ -52,7 +52,7 @@ HARD_FAMILIES = [
     ("I was really hoping it would arrive today, and it didn't.", "negative"),
     ("Instead of helping me they transferred me and hung up.", "negative"),
     ("¡No me lo puedo creer, ya está aquí!", "positive"),
-    ("perfecto, me avisaron media hora antes y llegó a su hora", "positive"),
+    ("Me avisaron con una hora de antelación y fueron puntuales.", "positive"),
     ("Llegó un poco tarde, pero la atención fue de diez.", "positive"),
     ("La tienda es bonita pero el trato fue pésimo.", "negative"),
     ("Tenía la esperanza de que llegara hoy y nada, sigo esperando.", "negative"),
