@@ -68,6 +68,7 @@ async def main() -> None:
         workdir, cache = Path(folder), Path(folder) / "cache"
         async with BotApiEmulator() as bot_api:
             cold, lines = await _start_once(bot_api, workdir, cache)
+            await asyncio.sleep(3)  # the stopped bot's last long poll is recorded when it ends
             warm, _ = await _start_once(bot_api, workdir, cache)
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs")
     print(f"cold start to first getUpdates: {cold:.1f} s")
