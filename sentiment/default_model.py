@@ -61,7 +61,12 @@ class DefaultModel:
         resolved = resolve_languages(texts, languages)
         layers = self.encoder.encode(list(texts), self.batch_size)
         features = build_features(layers, self.heads.layer_ids)
-        return self.heads.predict(features, resolved)
+        # Row by row: a matrix product over many rows may round differently from the same row alone, and a
+        # reading must not depend on its batch-mates even in the last digit.
+        rows = [self.heads.predict(features[i : i + 1], [resolved[i]]) for i in range(len(features))]
+        if not rows:
+            return self.heads.predict(features, resolved)
+        return np.concatenate([s for s, _ in rows]), np.concatenate([e for _, e in rows])
 
     def predict(self, texts: Sequence[str], languages: Sequence[str | None] | None = None) -> list[Analysis]:
         results: list[Analysis | None] = [None] * len(texts)
