@@ -1,6 +1,6 @@
-"""A LoRA adapter for the MiniLM encoder: low-rank weight updates, shipped as a small .npz.
+"""A LoRA adapter for the default encoder: low-rank weight updates, shipped as a small .npz.
 
-Frozen MiniLM features miss sentiment cues (negation, irony, "not bad at all") that a light fine-tune
+Frozen encoder features miss sentiment cues (negation, irony, "not bad at all") that a light fine-tune
 picks up; LoRA keeps what we ship to the low-rank deltas (well under a megabyte) instead of a 90 MB copy
 of the encoder. At load time the deltas are merged into the linear weights, so inference costs nothing
 extra and the merged encoder exports to int8 ONNX like the plain one.

@@ -1,8 +1,8 @@
-"""The offline default: MiniLM (ONNX int8 or torch) reads every answer, Spanish through its English gloss.
+"""The offline default: multilingual-e5-small (int8 ONNX or torch, LoRA-adapted) reads answers as written.
 
-Reading the gloss instead of the raw Spanish lets heads trained mostly on English transfer, and kept the
-heads from learning language shortcuts ("Spanish-looking text is negative"): CX-es dev macro-F1 rose from
-about 0.74 to 0.86 when the raw Spanish vector was dropped from the features.
+Spanish is read as Spanish: the encoder's XLM-R vocabulary holds Spanish words and emoji, so no gloss or
+morphology stands between the customer's words and the model (the word-by-word English rendering that came
+before misread polysemous words, clitics and negation).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import numpy as np
 
 from sentiment.adapter import DEFAULT_ADAPTER_PATH, Adapter, adapter_at
 from sentiment.analysis import Analysis
-from sentiment.encoder import FloatArray, MiniLMEncoder
+from sentiment.encoder import Encoder, FloatArray
 from sentiment.heads import DEFAULT_HEADS_PATH, Heads, build_features
 from sentiment.labels import EMOTIONS, SENTIMENTS
-from sentiment.language import describe_emoji, gloss, resolve_languages
+from sentiment.language import resolve_languages
 from sentiment.settings import ClassifierSettings
 
-MODEL_ID = "momento-minilm-heads"
+MODEL_ID = "momento-e5-heads"
 
 
 class DefaultModel:
@@ -28,11 +28,11 @@ class DefaultModel:
 
     model_id = MODEL_ID
 
-    def __init__(self, encoder: MiniLMEncoder, heads: Heads, batch_size: int = 32) -> None:
+    def __init__(self, encoder: Encoder, heads: Heads, batch_size: int = 32) -> None:
         self.encoder = encoder
         self.heads = heads
         self.batch_size = batch_size
-        self.model_version = heads.version
+        self.model_version = model_version(encoder.fingerprint, heads.version)
 
     @classmethod
     def load(cls, settings: ClassifierSettings) -> DefaultModel:
@@ -44,13 +44,14 @@ class DefaultModel:
                 f"trained on adapter {heads.adapter or 'none'!r}, the encoder has "
                 f"{adapter.digest if adapter else 'none'!r}; retrain the heads with python -m sentiment.train"
             )
-        encoder = MiniLMEncoder(
+        encoder = Encoder(
             Path(settings.encoder_path) if settings.encoder_path else None,
             runtime=settings.runtime,
             cache_dir=Path(settings.cache_dir).expanduser(),
             max_tokens=settings.max_tokens,
             threads=settings.threads,
             adapter=adapter,
+            source_file=Path(settings.encoder_file).expanduser() if settings.encoder_file else None,
         )
         return cls(encoder, heads, settings.batch_size)
 
@@ -58,9 +59,14 @@ class DefaultModel:
         self, texts: Sequence[str], languages: Sequence[str | None] | None = None
     ) -> tuple[FloatArray, FloatArray]:
         resolved = resolve_languages(texts, languages)
-        layers = self.encoder.encode(heads_input(texts, resolved), self.batch_size)
+        layers = self.encoder.encode(list(texts), self.batch_size)
         features = build_features(layers, self.heads.layer_ids)
-        return self.heads.predict(features, resolved)
+        # Row by row: a matrix product over many rows may round differently from the same row alone, and a
+        # reading must not depend on its batch-mates even in the last digit.
+        rows = [self.heads.predict(features[i : i + 1], [resolved[i]]) for i in range(len(features))]
+        if not rows:
+            return self.heads.predict(features, resolved)
+        return np.concatenate([s for s, _ in rows]), np.concatenate([e for _, e in rows])
 
     def predict(self, texts: Sequence[str], languages: Sequence[str | None] | None = None) -> list[Analysis]:
         results: list[Analysis | None] = [None] * len(texts)
@@ -85,12 +91,10 @@ def configured_adapter(settings: ClassifierSettings) -> Adapter | None:
     return Adapter.load(DEFAULT_ADAPTER_PATH)
 
 
-def heads_input(texts: Sequence[str], languages: Sequence[str]) -> list[str]:
-    """What the encoder reads: Spanish answers as their English gloss, emoji spelled out as words."""
-    return [
-        describe_emoji(gloss(text) if language == "es" else text)
-        for text, language in zip(texts, languages, strict=True)
-    ]
+def model_version(encoder_fingerprint: str, heads_version: str) -> str:
+    """Everything that changes a reading: the encoder fingerprint covers the converted weights (digest of the
+    packed file and kept vocabulary), the adapter and the export; the heads digest covers the task layers."""
+    return f"{encoder_fingerprint[:8]}-{heads_version[:8]}"
 
 
 def make_analysis(sentiment: FloatArray, emotion: FloatArray, model_id: str, model_version: str) -> Analysis:

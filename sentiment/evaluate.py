@@ -9,6 +9,7 @@ UCI has no neutral class, so its sentiment is read as negative vs positive.
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 
@@ -75,6 +76,11 @@ def evaluate_set(model: SyncModel, examples: list[Example]) -> list[tuple[str, i
     "--emotion-model", default=None, help="Hub id or directory (switches to the transformers backend)."
 )
 @click.option("--runtime", type=click.Choice(["auto", "onnx", "torch"]), default=None)
+@click.option(
+    "--invariance/--no-invariance",
+    default=False,
+    help="Also count labels that differ between alone, batched and shuffled reading of every CX split.",
+)
 def main(
     data_dir: Path,
     split: str,
@@ -85,6 +91,7 @@ def main(
     sentiment_model: str | None,
     emotion_model: str | None,
     runtime: str | None,
+    invariance: bool,
 ) -> None:
     """Print accuracy and macro-F1 per data set, task and language."""
     settings = load_classifier_settings(config) if config else ClassifierSettings()
@@ -112,6 +119,27 @@ def main(
             language = examples[0].language
             click.echo(f"{name:15s} {split:5s} {language:4s} {task:9s} {n:6d} {acc:8.3f} {f1:8.3f}")
         click.echo(f"{'':15s} ({time.perf_counter() - started:.1f} s)", err=True)
+    if invariance:
+        for name in ("cx_en", "cx_es"):
+            for part in ("train", "dev", "test"):
+                texts = [e.text for e in load(name, data_dir, part)]
+                differ, n = batch_variance(model, texts)
+                click.echo(f"batch invariance {name} {part}: {differ} of {n} labels differ")
+
+
+def batch_variance(model: SyncModel, texts: list[str]) -> tuple[int, int]:
+    """How many (sentiment, emotion) labels differ between reading each text alone, in one batch and
+    in a shuffled batch."""
+    alone = [(a.sentiment, a.emotion) for text in texts for a in model.predict([text], [None])]
+    batched = [(a.sentiment, a.emotion) for a in model.predict(texts, [None] * len(texts))]
+    order = list(range(len(texts)))
+    random.Random(13).shuffle(order)
+    shuffled_out = model.predict([texts[i] for i in order], [None] * len(texts))
+    shuffled: list[tuple[str, str]] = [("", "")] * len(texts)
+    for position, i in enumerate(order):
+        shuffled[i] = (shuffled_out[position].sentiment, shuffled_out[position].emotion)
+    differ = sum(a != b or a != c for a, b, c in zip(alone, batched, shuffled, strict=True))
+    return differ, len(texts)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Fine-tune a LoRA adapter on MiniLM: `python -m sentiment.finetune --data ../shared/datasets`.
+"""Fine-tune a LoRA adapter on the e5 encoder: `python -m sentiment.finetune --data ../shared/datasets`.
 
 Step one of training the offline default (step two, `python -m sentiment.train`, fits the heads on the
 adapted int8 encoder). The encoder learns sentiment and emotion on the trainable sets through temporary
@@ -18,7 +18,7 @@ import numpy as np
 
 from sentiment.adapter import DEFAULT_ADAPTER_PATH, add_lora, save_adapter
 from sentiment.datasets import EVALUATION_ONLY, Example, load
-from sentiment.default_model import heads_input
+from sentiment.e5 import with_prefix
 from sentiment.encoder import default_encoder_path
 from sentiment.labels import EMOTIONS, SENTIMENTS
 from sentiment.metrics import macro_f1
@@ -65,6 +65,7 @@ class _Tuner:
         for parameter in self.model.parameters():
             parameter.requires_grad_(False)
         self.lora = add_lora(self.model, rank, alpha, dropout=0.1, seed=seed)
+        click.echo(f"LoRA on {len(self.lora)} linear layers")
         dim = self.model.config.hidden_size
         self.sentiment = torch.nn.Linear(dim, len(SENTIMENTS))
         self.emotion = torch.nn.Linear(dim, len(EMOTIONS))
@@ -116,7 +117,7 @@ def _evaluate(tuner: _Tuner, data_dir: Path, names: list[str], limit: int) -> di
             dev = load(name, data_dir, "dev")[:limit]
             if not dev:
                 continue
-            inputs = heads_input([e.text for e in dev], [e.language for e in dev])
+            inputs = with_prefix(e.text for e in dev)
             sentiment_p, emotion_p = [], []
             for start in range(0, len(inputs), 64):
                 s, e = tuner.forward(inputs[start : start + 64])
@@ -203,7 +204,7 @@ def main(
     step, started = 0, time.monotonic()
     for epoch, batches in enumerate(plan):
         for batch in batches:
-            inputs = heads_input([e.text for e in batch], [e.language for e in batch])
+            inputs = with_prefix(e.text for e in batch)
             s_logits, e_logits = tuner.forward(inputs)
             weight = torch.tensor([source_weight[e.source] for e in batch])
             loss = torch.zeros(())

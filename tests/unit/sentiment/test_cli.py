@@ -43,7 +43,7 @@ def test_classify_csv_marks_bad_cells(tmp_path: Path, runner: CliRunner) -> None
     assert rows[1]["reason"] == "empty text"
     assert rows[3]["reason"].startswith("too long")
     assert float(rows[0]["sentiment_positive"]) > 0.5
-    assert rows[0]["model_id"] == "momento-minilm-heads"
+    assert rows[0]["model_id"] == "momento-e5-heads"
 
 
 def test_classify_jsonl_marks_non_text_and_broken_lines(tmp_path: Path, runner: CliRunner) -> None:
