@@ -33,6 +33,7 @@ COPY_ORDER = (
     "inbox",
     "outbox",
     "webhook_outbox",
+    "leases",
 )
 # Copied without this column at first, filled in after the table it references (a cycle of references).
 _DEFERRED = {"answers": "current_analysis_id"}
@@ -81,7 +82,8 @@ async def _key(db: Database, table: str, columns: list[str]) -> str:
     """The ORDER BY that lists a table's rows the same way on both engines."""
     if "id" in columns:
         return "id"
-    first = {"staff": "telegram_user_id", "app_state": "key", "inbox": "update_id"}.get(table)
+    keys = {"staff": "telegram_user_id", "app_state": "key", "inbox": "update_id", "leases": "name"}
+    first = keys.get(table)
     return first or ", ".join(columns)
 
 

@@ -7,6 +7,11 @@ that was rolled back. Sending: the clock calls :meth:`WebhookSender.deliver_due`
 Each queue sends its rows in order, one at a time, until one fails; that one is retried with exponential
 back-off (capped), so a customer's events arrive in order, at least once. Receivers deduplicate by event id.
 
+Several bot processes on one database: a queue is sent only under its lease (``storage.leases``, renewed
+before every attempt), and its confirmations are written before the lease is given back, so the next holder
+starts after the last delivery. A process that dies frees its queues when their leases run out (the rows it
+sent and had not confirmed are sent again then: at least once, as after a restart).
+
 Signature (like Stripe's): ``Momento-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`` with
 the webhook's secret; a fresh timestamp on every attempt, the same body and event id.
 """
@@ -28,6 +33,7 @@ import httpx
 from bot import metrics
 from bot.config import OutgoingWebhookSettings, Settings
 from storage import customers as customer_repo
+from storage import leases as lease_repo
 from storage import touchpoints as touchpoint_repo
 from storage import webhooks as webhook_repo
 from storage.db import Database, to_db_time, utcnow
@@ -44,6 +50,9 @@ USER_AGENT = "Momento-Webhooks/1"
 BATCH = 200
 # Seconds a delivery's confirmation waits to share its commit with others.
 CONFIRM_AFTER = 0.05
+# A queue's lease outlives one attempt (bounded by webhook_delivery.timeout) by this much: a dead process's
+# queues wait this long past their last attempt; a live one renews before each attempt.
+LEASE_MARGIN = timedelta(seconds=30)
 
 Clock = Callable[[], datetime]
 
@@ -168,6 +177,9 @@ class WebhookSender:
     _delivered: list[tuple[int, int]] = field(default_factory=list)
     _confirming: set[int] = field(default_factory=set)
     _flusher: asyncio.Task[None] | None = None
+    # This process's name on the queues' leases.
+    holder: str = field(default_factory=lease_repo.new_holder)
+    _flush_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def _by_name(self) -> dict[str, OutgoingWebhookSettings]:
@@ -213,14 +225,53 @@ class WebhookSender:
 
         return forget
 
+    @staticmethod
+    def lease_name(webhook: str, customer_id: int) -> str:
+        return f"webhook:{webhook}:{customer_id}"
+
+    def _lease_ttl(self) -> timedelta:
+        return self.settings.webhook_delivery.timeout + LEASE_MARGIN
+
     async def _run_queue(self, head: WebhookDelivery) -> None:
-        """Send *head*, then the queue's next rows while they succeed (their order is the queue's order)."""
-        delivery: WebhookDelivery | None = head
+        """Under the queue's lease: send its head, then its next rows while they succeed (in the queue's
+        order); confirmations are recorded before the lease is given back."""
+        lease = self.lease_name(head.webhook, head.customer_id)
         try:
+            if not await lease_repo.claim(
+                self.db, lease, self.holder, now=self.clock(), ttl=self._lease_ttl()
+            ):
+                return  # another process is sending this queue
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("webhook queue %s not claimed (the clock tries again)", head.queue)
+            return
+        try:
+            await self._send_queue(head, lease)
+        finally:
+            try:
+                await self.flush()  # this queue's confirmations committed before anyone else may send it
+                await lease_repo.release(self.db, lease, self.holder)
+            except Exception:
+                log.exception("webhook queue %s: lease not given back (it runs out by itself)", head.queue)
+
+    async def _send_queue(self, head: WebhookDelivery, lease: str) -> None:
+        first = True
+        try:
+            # Read again under the lease: another process may have sent the head since the clock read it.
+            delivery = await webhook_repo.next_in_queue(self.db, head.webhook, head.customer_id)
+            if delivery is None or delivery.next_at > self.clock():
+                return
             while delivery is not None and not self._closed:
                 webhook = self._by_name.get(delivery.webhook)
                 if webhook is None or not webhook.enabled:
                     return  # no longer configured: it waits (listed by `momento webhooks list`)
+                if not first and not await lease_repo.claim(
+                    self.db, lease, self.holder, now=self.clock(), ttl=self._lease_ttl()
+                ):
+                    log.warning("webhook queue %s: lease lost to another process", head.queue)
+                    return
+                first = False
                 attempt = await self.send(webhook, delivery.event_id, delivery.event_type, delivery.body)
                 now = self.clock()
                 metrics.WEBHOOK_ATTEMPTS.labels(
@@ -253,14 +304,16 @@ class WebhookSender:
         await self.flush()
 
     async def flush(self) -> None:
-        """Record the deliveries receivers took since the last flush."""
-        taken, self._delivered = self._delivered, []
-        try:
-            await webhook_repo.mark_delivered(self.db, taken, at=self.clock())
-        except Exception:
-            log.exception("webhook confirmations not recorded (those events will be sent again)")
-        finally:
-            self._confirming.difference_update(delivery_id for delivery_id, _ in taken)
+        """Record the deliveries receivers took since the last flush; when it returns, every delivery taken
+        before the call is recorded (by this flush or one already under way), or failed to be."""
+        async with self._flush_lock:
+            taken, self._delivered = self._delivered, []
+            try:
+                await webhook_repo.mark_delivered(self.db, taken, at=self.clock())
+            except Exception:
+                log.exception("webhook confirmations not recorded (those events will be sent again)")
+            finally:
+                self._confirming.difference_update(delivery_id for delivery_id, _ in taken)
 
     async def _failed(self, delivery: WebhookDelivery, attempt: Attempt, now: datetime) -> None:
         attempts = delivery.attempts + 1

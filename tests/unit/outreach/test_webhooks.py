@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
+from bot.outreach import webhooks
 from bot.outreach.webhooks import WebhookSender, enqueue_event
+from storage import leases as lease_repo
 from storage import webhooks as webhook_repo
 from storage.db import Database, utcnow
 from tests.support.postgres import BOTH_ENGINES
@@ -189,3 +191,61 @@ async def test_an_event_rolled_back_with_its_change_is_never_sent(db: Database, 
             await enqueue_event(db, settings, "alert.opened", {}, at=utcnow(), customer_id=1)
             raise RuntimeError("the change failed")
     assert await webhook_repo.deliveries(db) == []
+
+
+@BOTH_ENGINES
+async def test_two_processes_send_each_event_once_in_each_customers_order(
+    storage_target: str | Path, receiver: Receiver
+) -> None:
+    """Two bot processes (two database handles, two senders) pump the same outbox at once."""
+    settings = _settings(receiver, "crm")
+    workers = [await Database.open(storage_target) for _ in range(2)]
+    customers, per_customer = 12, 6
+    for n in range(per_customer):
+        for customer in range(1, customers + 1):
+            await _record(workers[0], settings, customer, n)
+    senders = [WebhookSender(db, settings) for db in workers]
+    total = customers * per_customer
+    try:
+        await asyncio.gather(
+            *(_pump(sender, lambda: len(receiver.events("crm")) >= total, 30.0) for sender in senders)
+        )
+        for sender in senders:
+            await sender.idle()
+        await asyncio.sleep(0.1)
+        pending = [d for d in await webhook_repo.deliveries(workers[0]) if d.delivered_at is None]
+    finally:
+        for sender in senders:
+            await sender.aclose()
+        for db in workers:
+            await db.close()
+    ids = [e["id"] for e in receiver.events("crm")]
+    assert len(ids) == total and len(set(ids)) == total  # all sent, none twice
+    assert pending == []
+    for customer in range(1, customers + 1):
+        mine = [e["data"]["n"] for e in receiver.events("crm") if e["data"]["customer"] == customer]
+        assert mine == list(range(per_customer)), customer
+
+
+@BOTH_ENGINES
+async def test_a_dead_processs_queue_is_sent_once_its_lease_runs_out(
+    db: Database, receiver: Receiver
+) -> None:
+    settings = _settings(receiver, "crm")
+    await _record(db, settings, 5, 0)
+    now = [utcnow()]
+    ttl = settings.webhook_delivery.timeout + webhooks.LEASE_MARGIN
+    dead = lease_repo.new_holder()
+    assert await lease_repo.claim(db, WebhookSender.lease_name("crm", 5), dead, now=now[0], ttl=ttl)
+    sender = WebhookSender(db, settings, clock=lambda: now[0])
+    try:
+        for _ in range(5):
+            await sender.deliver_due()
+            await asyncio.sleep(0.03)
+        assert receiver.events("crm") == []  # the dead process's lease still holds the queue
+        now[0] += ttl
+        await _pump(sender, lambda: len(receiver.events("crm")) == 1)
+        await sender.idle()
+    finally:
+        await sender.aclose()
+    assert await lease_repo.holder_of(db, WebhookSender.lease_name("crm", 5), now=now[0]) is None

@@ -70,7 +70,7 @@ def test_a_seeded_sqlite_deployment_moves_to_postgresql_verified_and_reports_the
     try:
         result = runner.invoke(main, ["migrate-storage", "--from", f"sqlite:///{source}", "--to", target])
         assert result.exit_code == 0, result.output
-        assert "Copied and verified 13 tables" in result.output
+        assert "Copied and verified 14 tables" in result.output
         assert "answers" in result.output and "ok" in result.output
 
         # Value for value, and every report reads the same.
