@@ -19,6 +19,7 @@ from sentiment.heads import DEFAULT_HEADS_PATH, Heads, build_features
 from sentiment.labels import EMOTIONS, SENTIMENTS
 from sentiment.language import describe_emoji, gloss, resolve_languages
 from sentiment.settings import ClassifierSettings
+from sentiment.vectors import sentence_vectors
 
 MODEL_ID = "momento-minilm-heads"
 
@@ -57,10 +58,18 @@ class DefaultModel:
     def probabilities(
         self, texts: Sequence[str], languages: Sequence[str | None] | None = None
     ) -> tuple[FloatArray, FloatArray]:
+        sentiment, emotion, _ = self.read(texts, languages)
+        return sentiment, emotion
+
+    def read(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Sentiment and emotion probabilities plus the sentence vectors, from one encoder pass."""
         resolved = resolve_languages(texts, languages)
         layers = self.encoder.encode(heads_input(texts, resolved), self.batch_size)
         features = build_features(layers, self.heads.layer_ids)
-        return self.heads.predict(features, resolved)
+        sentiment, emotion = self.heads.predict(features, resolved)
+        return sentiment, emotion, sentence_vectors(layers)
 
     def predict(self, texts: Sequence[str], languages: Sequence[str | None] | None = None) -> list[Analysis]:
         results: list[Analysis | None] = [None] * len(texts)
@@ -70,9 +79,11 @@ class DefaultModel:
                 results[i] = blank_analysis(self.model_id, self.model_version)
         if todo:
             langs = [languages[i] if languages is not None and i < len(languages) else None for i in todo]
-            sentiment, emotion = self.probabilities([texts[i] for i in todo], langs)
+            sentiment, emotion, vectors = self.read([texts[i] for i in todo], langs)
             for row, i in enumerate(todo):
-                results[i] = make_analysis(sentiment[row], emotion[row], self.model_id, self.model_version)
+                results[i] = make_analysis(
+                    sentiment[row], emotion[row], self.model_id, self.model_version, vectors[row]
+                )
         return [result for result in results if result is not None]
 
 
@@ -93,7 +104,13 @@ def heads_input(texts: Sequence[str], languages: Sequence[str]) -> list[str]:
     ]
 
 
-def make_analysis(sentiment: FloatArray, emotion: FloatArray, model_id: str, model_version: str) -> Analysis:
+def make_analysis(
+    sentiment: FloatArray,
+    emotion: FloatArray,
+    model_id: str,
+    model_version: str,
+    vector: FloatArray | None = None,
+) -> Analysis:
     sentiment_scores = {label: float(p) for label, p in zip(SENTIMENTS, sentiment, strict=True)}
     emotion_scores = {label: float(p) for label, p in zip(EMOTIONS, emotion, strict=True)}
     return Analysis(
@@ -103,6 +120,7 @@ def make_analysis(sentiment: FloatArray, emotion: FloatArray, model_id: str, mod
         emotion_scores=emotion_scores,
         model_id=model_id,
         model_version=model_version,
+        vector=vector,
     )
 
 

@@ -9,8 +9,11 @@ import click
 
 
 @click.command("reanalyse")
+@click.option(
+    "--all", "fill_vectors", is_flag=True, help="Also re-read answers stored without a sentence vector."
+)
 @click.pass_context
-def reanalyse_command(ctx: click.Context) -> None:
+def reanalyse_command(ctx: click.Context, fill_vectors: bool) -> None:
     """Classify stored answers that are unanalysed, failed, or read by an older model."""
     from bot.conversation.analysis import reanalyse_all
     from sentiment import open_classifier
@@ -31,7 +34,9 @@ def reanalyse_command(ctx: click.Context) -> None:
                         bar.update(done - last)
                         last = done
 
-                    return await reanalyse_all(db, classifier, progress=progress, settings=settings)
+                    return await reanalyse_all(
+                        db, classifier, progress=progress, settings=settings, fill_vectors=fill_vectors
+                    )
         finally:
             await classifier.aclose()
 

@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.outreach import webhooks
 from sentiment import Analysis, ClassificationError, Classifier
 from storage import answers as answer_repo
+from storage import themes as theme_repo
 from storage import touchpoints as touchpoint_repo
 from storage.db import Database, to_db_time, utcnow
 from storage.models import Answer
@@ -107,12 +108,16 @@ async def reanalyse_all(
     batch: int = 64,
     progress: Callable[[int, int], None] | None = None,
     settings: Settings | None = None,
+    fill_vectors: bool = False,
 ) -> tuple[int, int]:
     """Read every answer the current model has not read yet (after a model upgrade or an outage); with
     *settings*, each new reading is recorded for the ``answer.analysed`` webhooks (sent by the bot's clock).
 
-    Returns (analysed, still failing)."""
+    With *fill_vectors* (``reanalyse --all``), answers already read but stored without a sentence vector
+    (before themes existed) are read again for it. Returns (analysed, still failing)."""
     ids = await answer_repo.all_answer_ids_for_reanalysis(db, classifier.model_id, classifier.model_version)
+    if fill_vectors:
+        ids = sorted(set(ids) | set(await theme_repo.answer_ids_missing_vectors(db)))
     analysed = failed = 0
     for start in range(0, len(ids), batch):
         chunk = [await answer_repo.get_answer(db, answer_id) for answer_id in ids[start : start + batch]]

@@ -1,0 +1,283 @@
+"""Sentence vectors of answers and the precomputed themes the clock writes and /themes reads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from storage import _rows
+from storage.db import Database, from_db_time, to_db_time, utcnow
+
+FloatArray = npt.NDArray[np.float32]
+
+
+# -- vectors -------------------------------------------------------------------------------------------------
+
+
+def pack_vector(vector: FloatArray) -> tuple[bytes, float]:
+    """int8 with one scale per vector: a quarter of float32, cosine to the original above 0.999."""
+    values = np.asarray(vector, dtype=np.float32).ravel()
+    peak = float(np.max(np.abs(values))) if values.size else 0.0
+    scale = peak / 127.0 if peak > 0 else 1.0
+    quantised = np.clip(np.rint(values / scale), -127, 127).astype(np.int8)
+    return quantised.tobytes(), scale
+
+
+def unpack_vector(blob: bytes, scale: float) -> FloatArray:
+    return np.frombuffer(blob, dtype=np.int8).astype(np.float32) * np.float32(scale)
+
+
+async def save_vector(
+    conn: Any, answer_id: int, model_id: str, model_version: str, vector: FloatArray
+) -> None:
+    """Store (or replace) the answer's vector, inside the caller's transaction (*conn* is its writer)."""
+    blob, scale = pack_vector(vector)
+    await conn.execute(
+        """
+        INSERT INTO answer_vectors (answer_id, model_id, model_version, dim, scale, vector)
+        VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (answer_id) DO UPDATE SET model_id = excluded.model_id,
+            model_version = excluded.model_version, dim = excluded.dim, scale = excluded.scale,
+            vector = excluded.vector
+        """,
+        (answer_id, model_id, model_version, int(np.asarray(vector).size), scale, blob),
+    )
+
+
+async def vector_of(db: Database, answer_id: int) -> FloatArray | None:
+    row = await db.fetch_one("SELECT scale, vector FROM answer_vectors WHERE answer_id = ?", (answer_id,))
+    return None if row is None else unpack_vector(bytes(row["vector"]), float(row["scale"]))
+
+
+@dataclass(frozen=True, slots=True)
+class VectorisedAnswer:
+    """What grouping needs of one answer: its words, language, reading and vector."""
+
+    answer_id: int
+    text: str
+    language: str | None
+    negative: bool
+    vector: FloatArray
+
+
+async def vectorised_answers(
+    db: Database, touchpoint_id: int | None, start: datetime, end: datetime, *, model_id: str | None = None
+) -> list[VectorisedAnswer]:
+    """Free-text answers of a touchpoint (None: unsolicited feedback) received in [start, end) that have
+    a vector; with *model_id*, only vectors of that model (vectors of two encoders do not compare)."""
+    where_tp = "a.touchpoint_id = :tp" if touchpoint_id is not None else "a.touchpoint_id IS NULL"
+    rows = await db.fetch_all(
+        f"""
+        SELECT a.id, a.text, a.language, n.sentiment, v.scale, v.vector
+        FROM answers AS a
+        JOIN answer_vectors AS v ON v.answer_id = a.id
+        LEFT JOIN analyses AS n ON n.id = a.current_analysis_id
+        WHERE {where_tp} AND a.received_at >= :start AND a.received_at < :end
+          AND a.text IS NOT NULL AND a.question != 'rating'
+          AND (:model IS NULL OR v.model_id = :model)
+        ORDER BY a.id
+        """,
+        {"tp": touchpoint_id, "start": to_db_time(start), "end": to_db_time(end), "model": model_id},
+    )
+    return [
+        VectorisedAnswer(
+            answer_id=int(row["id"]),
+            text=str(row["text"]),
+            language=row["language"],
+            negative=row["sentiment"] == "negative",
+            vector=unpack_vector(bytes(row["vector"]), float(row["scale"])),
+        )
+        for row in rows
+    ]
+
+
+async def answer_ids_missing_vectors(db: Database) -> list[int]:
+    """Answers with text whose current reading has no stored vector (filled by ``reanalyse --all``)."""
+    rows = await db.fetch_all(
+        """
+        SELECT a.id FROM answers AS a
+        WHERE a.text IS NOT NULL AND TRIM(a.text) != '' AND a.question != 'rating'
+          AND NOT EXISTS (SELECT 1 FROM answer_vectors AS v WHERE v.answer_id = a.id)
+        ORDER BY a.id
+        """
+    )
+    return [int(row["id"]) for row in rows]
+
+
+# -- precomputed themes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeRow:
+    """One theme of one run, as written by the clock."""
+
+    key: str
+    kind: str
+    names: dict[str, str]
+    words: list[str]
+    answer_ids: list[int]
+    negative: int
+    representative_answer_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTheme:
+    """One theme of a stored run, as /themes reads it."""
+
+    key: str
+    kind: str
+    names: dict[str, str]
+    words: list[str]
+    answers: int
+    negative: int
+    quote: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeRun:
+    run_id: int
+    touchpoint_id: int | None
+    period: str
+    period_start: datetime
+    period_end: datetime
+    answers: int
+    computed_at: datetime
+
+
+async def save_run(
+    db: Database,
+    touchpoint_id: int | None,
+    period: str,
+    start: datetime,
+    end: datetime,
+    themes: Sequence[ThemeRow],
+    *,
+    answers: int,
+    computed_at: datetime | None = None,
+) -> int:
+    """Replace the run of this touchpoint, period and start with *themes*, in one transaction."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            """DELETE FROM theme_runs WHERE touchpoint_id IS ? AND period = ? AND period_start = ?""",
+            (touchpoint_id, period, to_db_time(start)),
+        )
+        row = await _rows.one(
+            conn,
+            """INSERT INTO theme_runs (touchpoint_id, period, period_start, period_end, answers, computed_at)
+               VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
+            (
+                touchpoint_id,
+                period,
+                to_db_time(start),
+                to_db_time(end),
+                answers,
+                to_db_time(computed_at or utcnow()),
+            ),
+        )
+        assert row is not None
+        run_id = int(row["id"])
+        await conn.executemany(
+            """INSERT INTO themes (run_id, key, kind, names, words, answers, negative,
+                                   representative_answer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                (
+                    run_id,
+                    t.key,
+                    t.kind,
+                    _rows.dumps(t.names),
+                    json.dumps(t.words, ensure_ascii=False),
+                    len(t.answer_ids),
+                    t.negative,
+                    t.representative_answer_id,
+                )
+                for t in themes
+            ],
+        )
+        await conn.executemany(
+            "INSERT OR IGNORE INTO theme_answers (run_id, answer_id, theme_key) VALUES (?, ?, ?)",
+            [(run_id, answer_id, t.key) for t in themes for answer_id in t.answer_ids],
+        )
+    return run_id
+
+
+def _run(row: Any) -> ThemeRun:
+    start = from_db_time(row["period_start"])
+    end = from_db_time(row["period_end"])
+    computed = from_db_time(row["computed_at"])
+    assert start is not None and end is not None and computed is not None
+    return ThemeRun(
+        int(row["id"]), row["touchpoint_id"], str(row["period"]), start, end, int(row["answers"]), computed
+    )
+
+
+async def latest_run(db: Database, touchpoint_id: int | None, period: str) -> ThemeRun | None:
+    row = await db.fetch_one(
+        """SELECT * FROM theme_runs WHERE touchpoint_id IS ? AND period = ?
+           ORDER BY period_start DESC LIMIT 1""",
+        (touchpoint_id, period),
+    )
+    return None if row is None else _run(row)
+
+
+async def run_before(db: Database, run: ThemeRun) -> ThemeRun | None:
+    """The run of the period just before *run* (for "change vs the previous period")."""
+    row = await db.fetch_one(
+        """SELECT * FROM theme_runs WHERE touchpoint_id IS ? AND period = ? AND period_start < ?
+           ORDER BY period_start DESC LIMIT 1""",
+        (run.touchpoint_id, run.period, to_db_time(run.period_start)),
+    )
+    return None if row is None else _run(row)
+
+
+async def run_themes(db: Database, run_id: int, *, tier: str | None = None) -> list[StoredTheme]:
+    """The run's themes, largest first; with *tier*, counted over that tier's customers only."""
+    if tier is None:
+        rows = await db.fetch_all(
+            """SELECT t.key, t.kind, t.names, t.words, t.answers, t.negative, a.text AS quote
+               FROM themes AS t LEFT JOIN answers AS a ON a.id = t.representative_answer_id
+               WHERE t.run_id = ? ORDER BY t.answers DESC, t.key""",
+            (run_id,),
+        )
+    else:
+        rows = await db.fetch_all(
+            """SELECT t.key, t.kind, t.names, t.words,
+                      COUNT(a.id) AS answers,
+                      COALESCE(SUM(n.sentiment = 'negative'), 0) AS negative,
+                      MIN(CASE WHEN a.id = t.representative_answer_id THEN a.text END) AS quote
+               FROM themes AS t
+               JOIN theme_answers AS ta ON ta.run_id = t.run_id AND ta.theme_key = t.key
+               JOIN answers AS a ON a.id = ta.answer_id
+               JOIN customers AS c ON c.id = a.customer_id AND c.tier = ?
+               LEFT JOIN analyses AS n ON n.id = a.current_analysis_id
+               WHERE t.run_id = ? GROUP BY t.id ORDER BY answers DESC, t.key""",
+            (tier, run_id),
+        )
+    return [
+        StoredTheme(
+            key=str(r["key"]),
+            kind=str(r["kind"]),
+            names=_rows.loads(r["names"]) if r["names"] else {},
+            words=[str(w) for w in json.loads(r["words"] or "[]")],
+            answers=int(r["answers"]),
+            negative=int(r["negative"]),
+            quote=r["quote"],
+        )
+        for r in rows
+    ]
+
+
+async def theme_quotes(db: Database, run_id: int, key: str, limit: int = 10) -> list[str]:
+    """Answer texts of one theme of a run, newest first."""
+    rows = await db.fetch_all(
+        """SELECT a.text FROM theme_answers AS ta JOIN answers AS a ON a.id = ta.answer_id
+           WHERE ta.run_id = ? AND ta.theme_key = ? AND a.text IS NOT NULL
+           ORDER BY a.received_at DESC, a.id DESC LIMIT ?""",
+        (run_id, key, limit),
+    )
+    return [str(r["text"]) for r in rows]
