@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -278,7 +279,10 @@ def _cluster(rows: FloatArray, config: ThemeSettings) -> IntArray:
             model = SpectralClustering(
                 n_clusters=k, affinity="nearest_neighbors", n_neighbors=neighbours, random_state=config.seed
             )
-            labels = np.asarray(model.fit_predict(sample), dtype=np.int64)
+            with warnings.catch_warnings():
+                # A graph of a few well-separated themes is not connected: expected, harmless here.
+                warnings.filterwarnings("ignore", message="Graph is not fully connected")
+                labels = np.asarray(model.fit_predict(sample), dtype=np.int64)
         else:
             labels = np.asarray(KMeans(n_clusters=k, n_init=3, random_state=config.seed).fit_predict(sample))
         if len(set(labels.tolist())) < 2:
