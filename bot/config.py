@@ -244,6 +244,42 @@ class TouchpointTexts(_Section):
     callback_next: str | None = None
 
 
+class DeclaredThemeSettings(_Section):
+    """A theme the company names for a touchpoint: answers close to one of its example phrases join it."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    names: dict[str, str]
+    # Example phrases per language ({en = ["late again"], es = ["llegó tarde"]}): encoded by the model.
+    examples: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("names")
+    @classmethod
+    def _english_theme_name(cls, value: dict[str, str]) -> dict[str, str]:
+        if "en" not in value:
+            raise ValueError("needs at least an English name (names.en)")
+        return value
+
+    @field_validator("examples")
+    @classmethod
+    def _some_examples(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if not any(phrase.strip() for phrases in value.values() for phrase in phrases):
+            raise ValueError("needs at least one example phrase (examples.en = [...])")
+        return value
+
+
+class ThemesSettings(_Section):
+    """`[themes]`: grouping answers by what they talk about, precomputed on the clock for /themes."""
+
+    # Off by default: the clock's grouping runs read every vector of the period (see docs/themes.md).
+    enabled: bool = False
+    # How often the current week's and month's themes are recomputed.
+    interval: Duration = timedelta(hours=1)
+    # Cosine (after per-language centring) to the nearest example phrase for a declared theme to take it.
+    declared_threshold: float = Field(default=0.45, ge=-1.0, le=1.0)
+    max_themes: int = Field(default=12, ge=2, le=50)
+    min_theme_size: int = Field(default=3, ge=2)
+
+
 class TouchpointSettings(_Section):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
     names: dict[str, str]
@@ -262,6 +298,8 @@ class TouchpointSettings(_Section):
     # Chat that receives this touchpoint's alerts; none means the staff chat.
     team_chat_id: int | None = None
     texts: dict[str, TouchpointTexts] = Field(default_factory=dict)
+    # Declared themes of this touchpoint ([[touchpoints.themes]]); what fits none is discovered.
+    themes: list[DeclaredThemeSettings] = Field(default_factory=list)
 
     @field_validator("names")
     @classmethod
@@ -371,6 +409,7 @@ class Settings(BaseSettings):
     touchpoints: list[TouchpointSettings] = Field(default_factory=list)
     webhooks: list[OutgoingWebhookSettings] = Field(default_factory=list)
     webhook_delivery: WebhookDeliverySettings = Field(default_factory=WebhookDeliverySettings)
+    themes: ThemesSettings = Field(default_factory=ThemesSettings)
     # Secrets only (environment or secrets file): MOMENTO_WEBHOOK_SECRETS__<NAME>=...
     webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)

@@ -67,11 +67,21 @@ class VectorisedAnswer:
 
 
 async def vectorised_answers(
-    db: Database, touchpoint_id: int | None, start: datetime, end: datetime, *, model_id: str | None = None
+    db: Database,
+    touchpoint_id: int | None,
+    start: datetime,
+    end: datetime,
+    *,
+    model_id: str | None = None,
+    all_touchpoints: bool = False,
 ) -> list[VectorisedAnswer]:
-    """Free-text answers of a touchpoint (None: unsolicited feedback) received in [start, end) that have
-    a vector; with *model_id*, only vectors of that model (vectors of two encoders do not compare)."""
-    where_tp = "a.touchpoint_id = :tp" if touchpoint_id is not None else "a.touchpoint_id IS NULL"
+    """Free-text answers of a touchpoint (None: unsolicited feedback; *all_touchpoints*: every answer)
+    received in [start, end) that have a vector; with *model_id*, only vectors of that model (vectors of
+    two encoders do not compare)."""
+    if all_touchpoints:
+        where_tp = "1"
+    else:
+        where_tp = "a.touchpoint_id = :tp" if touchpoint_id is not None else "a.touchpoint_id IS NULL"
     rows = await db.fetch_all(
         f"""
         SELECT a.id, a.text, a.language, n.sentiment, v.scale, v.vector
@@ -221,6 +231,15 @@ async def latest_run(db: Database, touchpoint_id: int | None, period: str) -> Th
         """SELECT * FROM theme_runs WHERE touchpoint_id IS ? AND period = ?
            ORDER BY period_start DESC LIMIT 1""",
         (touchpoint_id, period),
+    )
+    return None if row is None else _run(row)
+
+
+async def run_at(db: Database, touchpoint_id: int | None, period: str, start: datetime) -> ThemeRun | None:
+    """The stored run of one bucket (touchpoint None: all answers)."""
+    row = await db.fetch_one(
+        "SELECT * FROM theme_runs WHERE touchpoint_id IS ? AND period = ? AND period_start = ?",
+        (touchpoint_id, period, to_db_time(start)),
     )
     return None if row is None else _run(row)
 

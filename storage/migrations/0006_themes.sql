@@ -15,8 +15,8 @@ CREATE TABLE answer_vectors (
 -- so /themes reads a few rows instead of clustering at command time. The latest run per key wins.
 CREATE TABLE theme_runs (
     id             INTEGER PRIMARY KEY,
-    touchpoint_id  INTEGER REFERENCES touchpoints (id),
-    period         TEXT    NOT NULL,          -- 'day' / 'week' / 'month'
+    touchpoint_id  INTEGER REFERENCES touchpoints (id),   -- NULL: all answers
+    period         TEXT    NOT NULL,          -- 'week' / 'month' (calendar buckets, company time zone)
     period_start   TEXT    NOT NULL,
     period_end     TEXT    NOT NULL,
     answers        INTEGER NOT NULL,
