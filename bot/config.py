@@ -278,6 +278,14 @@ class ThemesSettings(_Section):
     declared_threshold: float = Field(default=0.45, ge=-1.0, le=1.0)
     max_themes: int = Field(default=12, ge=2, le=50)
     min_theme_size: int = Field(default=3, ge=2)
+    # Theme alerts (one card per spike, to the touchpoint's team chat): a theme's negative answers this week
+    # reach alert_growth times its mean over the alert_baseline_weeks before (and at least
+    # alert_min_negative), or a theme not seen in those weeks has at least alert_new_theme_min negative ones.
+    alerts: bool = True
+    alert_growth: float = Field(default=2.0, ge=1.0)
+    alert_min_negative: int = Field(default=5, ge=1)
+    alert_baseline_weeks: int = Field(default=4, ge=1, le=52)
+    alert_new_theme_min: int = Field(default=5, ge=1)
 
 
 class TouchpointSettings(_Section):

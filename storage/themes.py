@@ -291,12 +291,16 @@ async def run_themes(db: Database, run_id: int, *, tier: str | None = None) -> l
     ]
 
 
-async def theme_quotes(db: Database, run_id: int, key: str, limit: int = 10) -> list[str]:
-    """Answer texts of one theme of a run, newest first."""
+async def theme_quotes(
+    db: Database, run_id: int, key: str, limit: int = 10, *, negative_only: bool = False
+) -> list[str]:
+    """Answer texts of one theme of a run, newest first (only negative readings with *negative_only*)."""
     rows = await db.fetch_all(
         """SELECT a.text FROM theme_answers AS ta JOIN answers AS a ON a.id = ta.answer_id
+           LEFT JOIN analyses AS n ON n.id = a.current_analysis_id
            WHERE ta.run_id = ? AND ta.theme_key = ? AND a.text IS NOT NULL
+             AND (? = 0 OR n.sentiment = 'negative')
            ORDER BY a.received_at DESC, a.id DESC LIMIT ?""",
-        (run_id, key, limit),
+        (run_id, key, int(negative_only), limit),
     )
     return [str(r["text"]) for r in rows]

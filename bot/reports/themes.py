@@ -392,3 +392,101 @@ async def theme_quotes_report(
         ]
         return Report("\n".join(lines))
     raise ReportError(translate(REPORTS, "themes_unknown", language, theme=html.escape(key[:40])))
+
+
+# -- theme alerts ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeSpike:
+    """A theme whose negative answers this week are well beyond its own baseline (or a new negative one)."""
+
+    touchpoint: str | None
+    period: Period
+    theme: theme_repo.StoredTheme
+    baseline: float  # mean negative answers per week over the baseline weeks
+    new: bool
+    quotes: list[str]
+
+    @property
+    def claim_key(self) -> str:
+        """One card per theme, touchpoint and week: a spike that keeps growing is not posted again."""
+        return f"theme_alert:{self.touchpoint or '*'}:{self.theme.key}:{self.period.start.date().isoformat()}"
+
+
+async def theme_spikes(db: Database, settings: Settings, *, now: datetime) -> list[ThemeSpike]:
+    """The rule, over the stored week runs of each touchpoint: negative answers this week >=
+    max(alert_min_negative, alert_growth x the mean over the alert_baseline_weeks before), or, for a
+    theme absent from all those weeks, >= alert_new_theme_min."""
+    config = settings.themes
+    zone = settings.survey.default_timezone
+    ids = await touchpoint_ids(db)
+    spikes: list[ThemeSpike] = []
+    for tp in settings.touchpoints:
+        tp_id = ids.get(tp.key)
+        if tp_id is None:
+            continue
+        period = bucket("week", now, zone)
+        run = await theme_repo.run_at(db, tp_id, "week", period.start)
+        if run is None:
+            continue
+        history: list[dict[str, int]] = []
+        for back in range(1, config.alert_baseline_weeks + 1):
+            earlier = await theme_repo.run_at(db, tp_id, "week", bucket("week", now, zone, back=back).start)
+            if earlier is not None:
+                history.append({t.key: t.negative for t in await theme_repo.run_themes(db, earlier.run_id)})
+        for theme in await theme_repo.run_themes(db, run.run_id):
+            seen = any(theme.key in week for week in history)
+            baseline = sum(week.get(theme.key, 0) for week in history) / config.alert_baseline_weeks
+            if seen:
+                spike = theme.negative >= max(config.alert_min_negative, config.alert_growth * baseline)
+            else:
+                spike = theme.negative >= config.alert_new_theme_min
+            if spike:
+                quotes = await theme_repo.theme_quotes(db, run.run_id, theme.key, limit=3, negative_only=True)
+                spikes.append(ThemeSpike(tp.key, period, theme, baseline, not seen, quotes))
+    return spikes
+
+
+def theme_alert_card(spike: ThemeSpike, settings: Settings, language: str) -> str:
+    """The card posted to the touchpoint's team chat: counts, the baseline, up to three escaped quotes."""
+    name = touchpoint_name(settings, spike.touchpoint, language)
+    lines = [
+        translate(
+            REPORTS,
+            "theme_alert_new" if spike.new else "theme_alert_spike",
+            language,
+            name=name,
+            theme=html.escape(theme_name(spike.theme, language)),
+            negative=spike.theme.negative,
+            count=spike.theme.answers,
+            baseline=f"{spike.baseline:.1f}",
+        ),
+        "",
+    ]
+    lines += [
+        f"“{html.escape(q if len(q) <= QUOTE_CHARS else q[: QUOTE_CHARS - 1] + '…')}”" for q in spike.quotes
+    ]
+    lines += [
+        "",
+        translate(
+            REPORTS, "themes_next", language, key=spike.touchpoint or "", theme=html.escape(spike.theme.key)
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def theme_alert_data(spike: ThemeSpike) -> dict[str, object]:
+    """The ``theme.alert`` webhook payload."""
+    return {
+        "key": spike.theme.key,
+        "kind": spike.theme.kind,
+        "names": spike.theme.names,
+        "words": spike.theme.words,
+        "touchpoint": spike.touchpoint,
+        "period_start": spike.period.start.isoformat(),
+        "answers": spike.theme.answers,
+        "negative": spike.theme.negative,
+        "baseline": spike.baseline,
+        "new": spike.new,
+    }
