@@ -171,14 +171,17 @@ async def compute_due(
         ids = await touchpoint_ids(db)
         tp_id = ids.get(touchpoint) if touchpoint is not None else None
         for kind in ("week", "month"):
-            previous = bucket(kind, now, zone, back=1)
-            stored = await theme_repo.run_at(db, tp_id, kind, previous.start)
-            if stored is None or stored.computed_at < previous.end:
-                runs.append(
-                    await compute_run(
-                        db, settings, examples, touchpoint, previous, model_id=model_id, now=now
+            # The weeks the alert baseline reads (last month for months), computed once after they ended.
+            depth = settings.themes.alert_baseline_weeks if kind == "week" else 1
+            for back in range(depth, 0, -1):
+                previous = bucket(kind, now, zone, back=back)
+                stored = await theme_repo.run_at(db, tp_id, kind, previous.start)
+                if stored is None or stored.computed_at < previous.end:
+                    runs.append(
+                        await compute_run(
+                            db, settings, examples, touchpoint, previous, model_id=model_id, now=now
+                        )
                     )
-                )
             current = bucket(kind, now, zone)
             runs.append(
                 await compute_run(db, settings, examples, touchpoint, current, model_id=model_id, now=now)
