@@ -251,6 +251,10 @@ class DeclaredThemeSettings(_Section):
     names: dict[str, str]
     # Example phrases per language ({en = ["late again"], es = ["llegó tarde"]}): encoded by the model.
     examples: dict[str, list[str]] = Field(default_factory=dict)
+    # The follow-up question asked when a negative experience answer matches this theme, per language
+    # ({name} is the customer's name); without one, Momento's default for common keys (late_delivery,
+    # damaged_item, rude_staff, long_wait, refund), else the generic question.
+    question: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("names")
     @classmethod
@@ -278,6 +282,10 @@ class ThemesSettings(_Section):
     declared_threshold: float = Field(default=0.45, ge=-1.0, le=1.0)
     max_themes: int = Field(default=12, ge=2, le=50)
     min_theme_size: int = Field(default=3, ge=2)
+    # The theme-specific follow-up: a negative experience answer whose centred cosine to a declared theme's
+    # nearest example reaches this asks that theme's question (touchpoints.themes.question) instead of the
+    # generic "what could we have done better?". Needs declared themes; works without `enabled`.
+    followup_threshold: float = Field(default=0.35, ge=-1.0, le=1.0)
     # Theme alerts (one card per spike, to the touchpoint's team chat): a theme's negative answers this week
     # reach alert_growth times its mean over the alert_baseline_weeks before (and at least
     # alert_min_negative), or a theme not seen in those weeks has at least alert_new_theme_min negative ones.

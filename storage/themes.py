@@ -304,3 +304,24 @@ async def theme_quotes(
         (run_id, key, int(negative_only), limit),
     )
     return [str(r["text"]) for r in rows]
+
+
+async def language_means(
+    db: Database, model_id: str, *, recent: int = 2000
+) -> dict[str, tuple[FloatArray, int]]:
+    """Mean vector (and how many answers it holds) per language over the most recent vectors of one model:
+    the frame a single answer is centred in before it is compared with declared themes' examples."""
+    rows = await db.fetch_all(
+        """SELECT a.language, v.scale, v.vector
+           FROM answer_vectors AS v JOIN answers AS a ON a.id = v.answer_id
+           WHERE v.model_id = ? ORDER BY v.answer_id DESC LIMIT ?""",
+        (model_id, recent),
+    )
+    sums: dict[str, tuple[FloatArray, int]] = {}
+    for row in rows:
+        vector = unpack_vector(bytes(row["vector"]), float(row["scale"]))
+        vector = vector / max(float(np.linalg.norm(vector)), 1e-12)
+        key = str(row["language"] or "und").split("-")[0].lower()
+        total, count = sums.get(key, (np.zeros_like(vector), 0))
+        sums[key] = (total + vector, count + 1)
+    return {key: (np.asarray(total / count, dtype=np.float32), count) for key, (total, count) in sums.items()}

@@ -493,3 +493,45 @@ def theme_alert_data(spike: ThemeSpike) -> dict[str, object]:
         "baseline": spike.baseline,
         "new": spike.new,
     }
+
+
+# -- matching one answer (the theme-specific follow-up) ---------------------------------------------
+
+# Below this many stored answers of a language its mean is not trusted: the answer is compared uncentred.
+MIN_ANSWERS_FOR_FRAME = 20
+
+
+async def match_declared_theme(
+    db: Database,
+    settings: Settings,
+    examples: ExampleVectors,
+    touchpoint: str,
+    vector: np.ndarray,
+    language: str | None,
+    *,
+    model_id: str,
+) -> str | None:
+    """The touchpoint's declared theme one answer talks about, or None. The answer and the example phrases
+    are centred on their language's mean over recent stored answers (raw multilingual vectors sit close
+    together whatever they say), then the nearest example must reach ``[themes] followup_threshold``."""
+    declared = declared_themes(settings, touchpoint)
+    if not declared:
+        return None
+    vectors = await examples.of(declared)
+    means = await theme_repo.language_means(db, model_id)
+
+    def centred(raw: np.ndarray, lang: str | None) -> np.ndarray:
+        unit = np.asarray(raw, dtype=np.float32) / max(float(np.linalg.norm(raw)), 1e-12)
+        frame = means.get((lang or "und").split("-")[0].lower())
+        if frame is not None and frame[1] >= MIN_ANSWERS_FOR_FRAME:
+            unit = unit - frame[0]
+        return unit / max(float(np.linalg.norm(unit)), 1e-12)
+
+    answer = centred(vector, language)
+    best_key, best = None, -2.0
+    for theme in declared:
+        for lang, example in vectors.get(theme.key, ()):
+            similarity = float(answer @ centred(example, lang))
+            if similarity > best:
+                best_key, best = theme.key, similarity
+    return best_key if best >= settings.themes.followup_threshold else None
