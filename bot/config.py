@@ -279,7 +279,7 @@ class ThemesSettings(_Section):
     # How often the current week's and month's themes are recomputed.
     interval: Duration = timedelta(hours=1)
     # Cosine (after per-language centring) to the nearest example phrase for a declared theme to take it.
-    declared_threshold: float = Field(default=0.45, ge=-1.0, le=1.0)
+    declared_threshold: float = Field(default=0.30, ge=-1.0, le=1.0)
     max_themes: int = Field(default=12, ge=2, le=50)
     min_theme_size: int = Field(default=3, ge=2)
     # The theme-specific follow-up: a negative experience answer whose centred cosine to a declared theme's

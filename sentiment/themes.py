@@ -86,7 +86,7 @@ class ThemeSettings:
     """The knobs of grouping; the defaults were measured on sentiment/data/themes_cx.csv."""
 
     # Cosine (after per-language centring) to the nearest example phrase for a declared theme to take it.
-    declared_threshold: float = 0.45
+    declared_threshold: float = 0.30
     max_themes: int = 12
     min_theme_size: int = 3
     # Silhouette and the k search run on a sample of at most this many answers (bounded time and memory).
