@@ -72,6 +72,13 @@ def _summary_path(output: Path) -> Path:
 )
 @click.option("--max-chars", default=4000, show_default=True, help="Longer texts are marked, not grouped.")
 @click.option("--max-themes", default=12, show_default=True, help="At most this many discovered themes.")
+@click.option(
+    "--encoder",
+    type=click.Choice(["classifier", "e5"]),
+    default="classifier",
+    show_default=True,
+    help="Where vectors come from: the configured classifier (as in the bot) or multilingual-e5-small.",
+)
 @click.pass_obj
 def themes_command(
     state: object,
@@ -81,6 +88,7 @@ def themes_command(
     output: Path,
     max_chars: int,
     max_themes: int,
+    encoder: str,
 ) -> None:
     """Group the rows of INPUT (csv) by theme: each row gets its theme key and name, plus a summary."""
     from sentiment import load_model
@@ -102,7 +110,14 @@ def themes_command(
     for row in rows:
         _prepare(row, text_column, lang_column, max_chars)
     click.echo("Loading the model…", err=True)
-    model = load_model(_settings(state))
+    settings = _settings(state)
+    model: SyncModel
+    if encoder == "e5":
+        from sentiment.themes_e5 import E5Vectors
+
+        model = E5Vectors(Path(settings.cache_dir).expanduser(), batch_size=settings.batch_size)
+    else:
+        model = load_model(settings)
     with click.progressbar(length=max(len(rows), 1), label=f"Reading {len(rows):,} rows") as bar:
         vectors = encode_rows(model, rows, bar)
     indices = sorted(vectors)
