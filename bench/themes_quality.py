@@ -33,7 +33,7 @@ def quality(labels: list[str], languages: list[str], found: list[str]) -> tuple[
                 [
                     f
                     for f, lab, lang in zip(found, labels, languages, strict=True)
-                    if lab == theme and lang == l
+                    if lab == theme and lang == language
                 ]
             )
             for language in ("en", "es")
