@@ -535,3 +535,31 @@ async def match_declared_theme(
             if similarity > best:
                 best_key, best = theme.key, similarity
     return best_key if best >= settings.themes.followup_threshold else None
+
+
+# -- themes in /summary <touchpoint> and the digest ------------------------------------------------------
+
+
+async def theme_lines(
+    db: Database, settings: Settings, touchpoint: str | None, *, now: datetime, language: str, limit: int = 3
+) -> list[str]:
+    """A short "top themes this week" block from the stored run; nothing when themes are off or not run."""
+    if not settings.themes.enabled:
+        return []
+    result = await build_themes(db, settings, touchpoint, DEFAULT_THEME_PERIOD, None, now=now)
+    if result.run is None or not result.lines:
+        return []
+    lines = ["", translate(REPORTS, "themes_summary_header", language)]
+    for line in result.lines[:limit]:
+        theme = line.theme
+        lines.append(
+            translate(
+                REPORTS,
+                "themes_summary_row",
+                language,
+                name=html.escape(theme_name(theme, language)),
+                count=theme.answers,
+                negative=round(100 * theme.negative / theme.answers) if theme.answers else 0,
+            )
+        )
+    return lines

@@ -30,7 +30,13 @@ from bot.reports.quotes import build_quotes, parse_quote_request, render_quotes
 from bot.reports.segments import build_segments, render_segments
 from bot.reports.summary import build_summary, render_summary
 from bot.reports.texts import REPORTS
-from bot.reports.themes import build_themes, parse_themes_request, render_themes, theme_quotes_report
+from bot.reports.themes import (
+    build_themes,
+    parse_themes_request,
+    render_themes,
+    theme_lines,
+    theme_quotes_report,
+)
 from bot.telegram.common import user_language
 from bot.telegram.services import MomentoApplication, MomentoContext
 from storage import customers as customer_repo
@@ -128,6 +134,12 @@ async def summary(update: Update, context: MomentoContext) -> None:
     scope = await parse_scope(found.db, found.settings, _args(context), now=utcnow(), language=language)
     result = await build_summary(found.db, found.settings, scope)
     report = await asyncio.to_thread(render_summary, result, found.settings, language)
+    if scope.touchpoint is not None:
+        themes = await theme_lines(
+            found.db, found.settings, scope.touchpoint, now=utcnow(), language=language
+        )
+        if themes:
+            report = Report(report.text + "\n" + "\n".join(themes), report.chart)
     await send_report(message, report)
 
 

@@ -230,3 +230,24 @@ async def test_normal_variation_posts_nothing(db: Database, tmp_path: Path) -> N
     assert await run_themes_pass(found, bot, now=NOW) == 0
     assert bot.sent == []
     assert await theme_spikes(db, config, now=NOW) == []
+
+
+async def test_themes_appear_in_the_digest_and_the_touchpoint_summary_block(
+    db: Database, tmp_path: Path
+) -> None:
+    from bot.reports.digest import DueDigest, digest_text
+    from bot.reports.periods import Period
+    from bot.reports.themes import theme_lines
+
+    config = settings(tmp_path)
+    await Seeder(db).weeks([6, 10])
+    await compute_due(db, config, ExampleVectors(fake_encode), model_id="fake", now=NOW)
+    block = await theme_lines(db, config, "delivery", now=NOW, language="en")
+    assert block[1].startswith("<b>Top themes this week</b>")
+    assert block[2] == "• Late delivery — 10 answers, 100% negative"
+    monday = bucket("week", NOW, "UTC").start  # the seeded answers of this week came on Monday
+    day = Period(monday, monday + timedelta(days=1), "monday")
+    text = await digest_text(db, config, DueDigest("daily:x", "daily", day), "en")
+    assert text is not None and "Top themes this week" in text and "Late delivery" in text
+    off = config.model_copy(update={"themes": config.themes.model_copy(update={"enabled": False})})
+    assert await theme_lines(db, off, "delivery", now=NOW, language="en") == []
