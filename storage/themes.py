@@ -134,6 +134,7 @@ class ThemeRow:
     answer_ids: list[int]
     negative: int
     representative_answer_id: int | None
+    centroid: FloatArray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +195,8 @@ async def save_run(
         run_id = int(row["id"])
         await conn.executemany(
             """INSERT INTO themes (run_id, key, kind, names, words, answers, negative,
-                                   representative_answer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                                   representative_answer_id, centroid, centroid_scale)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             [
                 (
                     run_id,
@@ -205,6 +207,7 @@ async def save_run(
                     len(t.answer_ids),
                     t.negative,
                     t.representative_answer_id,
+                    *(pack_vector(t.centroid) if t.centroid is not None else (None, None)),
                 )
                 for t in themes
             ],
@@ -289,6 +292,27 @@ async def run_themes(db: Database, run_id: int, *, tier: str | None = None) -> l
         )
         for r in rows
     ]
+
+
+async def known_centroids(
+    db: Database, touchpoint_id: int | None, period: str, before: datetime, *, runs: int = 4
+) -> list[tuple[str, FloatArray]]:
+    """(key, centroid) of the discovered themes of the latest *runs* runs before *before*, newest first, each
+    key once: what a new run's discovered themes are recognised against."""
+    rows = await db.fetch_all(
+        """SELECT t.key, t.centroid, t.centroid_scale FROM themes AS t
+           JOIN (SELECT id, period_start FROM theme_runs
+                 WHERE touchpoint_id IS ? AND period = ? AND period_start < ?
+                 ORDER BY period_start DESC LIMIT ?) AS r ON r.id = t.run_id
+           WHERE t.kind = 'discovered' AND t.centroid IS NOT NULL
+           ORDER BY r.period_start DESC, t.answers DESC""",
+        (touchpoint_id, period, to_db_time(before), runs),
+    )
+    found: dict[str, FloatArray] = {}
+    for row in rows:
+        if row["key"] not in found:
+            found[str(row["key"])] = unpack_vector(bytes(row["centroid"]), float(row["centroid_scale"]))
+    return list(found.items())
 
 
 async def theme_quotes(

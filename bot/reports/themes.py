@@ -127,6 +127,9 @@ async def compute_run(
     )
     declared = declared_themes(settings, touchpoint)
     vectors = await examples.of(declared) if declared else {}
+    known = await theme_repo.known_centroids(
+        db, tp_id, period.label, period.start, runs=settings.themes.alert_baseline_weeks
+    )
     config = settings.themes
     grouping: Grouping = await asyncio.to_thread(
         group_answers,
@@ -135,6 +138,7 @@ async def compute_run(
         np.stack([a.vector for a in found]) if found else np.zeros((0, 1), dtype=np.float32),
         declared=declared,
         declared_vectors=vectors,
+        known=known,
         settings=ThemeSettings(
             declared_threshold=config.declared_threshold,
             max_themes=config.max_themes,
@@ -152,6 +156,7 @@ async def compute_run(
             representative_answer_id=found[theme.representative].answer_id
             if theme.representative is not None
             else None,
+            centroid=theme.centroid,
         )
         for theme in grouping.themes
     ]

@@ -35,6 +35,8 @@ CREATE TABLE themes (
     answers         INTEGER NOT NULL,
     negative        INTEGER NOT NULL,
     representative_answer_id INTEGER REFERENCES answers (id) ON DELETE SET NULL,
+    centroid        BLOB,                             -- int8 unit vector (a later run recognises the theme)
+    centroid_scale  REAL,
     UNIQUE (run_id, key)
 );
 

@@ -138,3 +138,19 @@ def test_the_hand_made_set_groups_across_languages_with_the_default_encoder(sent
     # 0.72 and 7/8, docs/themes.md). The bar here guards against regressions, it is not the target.
     assert adjusted_rand_score(labels, [k or "-" for k in grouping.assignment]) > 0.4
     assert both_languages_together(labels, languages, grouping.assignment) >= 3 / 8
+
+
+def test_a_theme_found_again_keeps_its_earlier_key() -> None:
+    rng = np.random.default_rng(4)
+    texts, languages, _, vectors = synthetic(rng)
+    first = group_answers(texts, languages, vectors)
+    known = [(t.key, t.centroid) for t in first.themes if t.centroid is not None]
+    assert len(known) == 4
+    renamed = [("earlier-" + key, centroid) for key, centroid in known]
+    again_texts, again_languages, _, again_vectors = synthetic(np.random.default_rng(4))
+    again = group_answers(again_texts, again_languages, again_vectors, known=renamed)
+    assert sorted(t.key for t in again.themes) == sorted(key for key, _ in renamed)
+    # Nothing close enough: keys come from the words, as before.
+    far = [("unrelated", normalised(rng.normal(size=(1, vectors.shape[1])).astype(np.float32))[0])]
+    fresh = group_answers(again_texts, again_languages, again_vectors, known=far)
+    assert "unrelated" not in {t.key for t in fresh.themes}
