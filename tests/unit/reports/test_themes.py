@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import SecretStr
 
-from bot.config import Settings
+from bot.config import OutgoingWebhookSettings, Settings
 from bot.reports.common import ReportError
 from bot.reports.themes import (
     ExampleVectors,
@@ -210,7 +211,14 @@ class Classifier:
 async def test_a_seeded_spike_posts_one_card_to_the_team_chat_never_twice(
     db: Database, tmp_path: Path
 ) -> None:
-    config = settings(tmp_path)
+    config = settings(tmp_path).model_copy(
+        update={
+            "webhooks": [
+                OutgoingWebhookSettings(name="crm", url="https://crm.example/hook", events=["theme.alert"])
+            ],
+            "webhook_secrets": {"crm": SecretStr("s3cret")},
+        }
+    )
     await Seeder(db).weeks([2, 3, 2, 3, 14])
     bot = Bot()
     found: Any = Found(config, db, Classifier())
@@ -222,6 +230,9 @@ async def test_a_seeded_spike_posts_one_card_to_the_team_chat_never_twice(
     await Seeder(db).add("late", 4, NOW - timedelta(hours=2))
     assert await run_themes_pass(found, bot, now=NOW + timedelta(hours=1)) == 0
     assert len(bot.sent) == 1
+    events = await db.fetch_all("SELECT event_type, body FROM webhook_outbox")
+    assert [row["event_type"] for row in events] == ["theme.alert"]  # one event, like the card
+    assert '"key":"late_delivery"' in events[0]["body"].replace(" ", "")
 
 
 async def test_normal_variation_posts_nothing(db: Database, tmp_path: Path) -> None:
