@@ -3,6 +3,7 @@ one card per theme spike to the touchpoint's team chat (claimed once in app_stat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -56,8 +57,22 @@ async def recompute(context: MomentoContext) -> None:
         return  # shutting down
     try:
         await run_themes_pass(found, context.bot, now=utcnow())
+        if not _warm:
+            # matplotlib's first figure in a process costs ~0.5 s: pay it here, not in a staff's /themes.
+            await asyncio.to_thread(_draw_once)
     except Exception:
         log.exception("computing themes failed; the next run tries again")
+
+
+_warm = False
+
+
+def _draw_once() -> None:
+    global _warm
+    from bot.reports.charts import Bar, horizontal_bars
+
+    horizontal_bars("warm-up", [Bar("theme", 1.0)], xlabel="answers")
+    _warm = True
 
 
 async def run_themes_pass(found: Services, bot: object, *, now: datetime) -> int:
