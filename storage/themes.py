@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -57,13 +57,22 @@ async def vector_of(db: Database, answer_id: int) -> FloatArray | None:
 
 @dataclass(frozen=True, slots=True)
 class VectorisedAnswer:
-    """What grouping needs of one answer: its words, language, reading and vector."""
+    """What grouping needs of one answer besides its vector: its words, language and reading."""
 
     answer_id: int
     text: str
     language: str | None
     negative: bool
-    vector: FloatArray
+    tier: str = "standard"
+
+
+@dataclass(frozen=True, slots=True)
+class VectorisedAnswers:
+    """The answers of a period and their unit vectors as one (answers, dim) float32 matrix (row i is
+    answers[i]): one allocation, not one small array per answer."""
+
+    answers: list[VectorisedAnswer]
+    vectors: FloatArray
 
 
 async def vectorised_answers(
@@ -74,37 +83,45 @@ async def vectorised_answers(
     *,
     model_id: str | None = None,
     all_touchpoints: bool = False,
-) -> list[VectorisedAnswer]:
+    batch: int = 5000,
+) -> VectorisedAnswers:
     """Free-text answers of a touchpoint (None: unsolicited feedback; *all_touchpoints*: every answer)
     received in [start, end) that have a vector; with *model_id*, only vectors of that model (vectors of
-    two encoders do not compare)."""
+    two encoders do not compare). Streamed in batches into a matrix sized by a count first."""
     if all_touchpoints:
         where_tp = "1"
     else:
         where_tp = "a.touchpoint_id = :tp" if touchpoint_id is not None else "a.touchpoint_id IS NULL"
-    rows = await db.fetch_all(
-        f"""
-        SELECT a.id, a.text, a.language, n.sentiment, v.scale, v.vector
+    where = f"""
         FROM answers AS a
         JOIN answer_vectors AS v ON v.answer_id = a.id
-        LEFT JOIN analyses AS n ON n.id = a.current_analysis_id
         WHERE {where_tp} AND a.received_at >= :start AND a.received_at < :end
           AND a.text IS NOT NULL AND a.question != 'rating'
-          AND (:model IS NULL OR v.model_id = :model)
-        ORDER BY a.id
-        """,
-        {"tp": touchpoint_id, "start": to_db_time(start), "end": to_db_time(end), "model": model_id},
-    )
-    return [
-        VectorisedAnswer(
-            answer_id=int(row["id"]),
-            text=str(row["text"]),
-            language=row["language"],
-            negative=row["sentiment"] == "negative",
-            vector=unpack_vector(bytes(row["vector"]), float(row["scale"])),
-        )
-        for row in rows
-    ]
+          AND (:model IS NULL OR v.model_id = :model)"""
+    params = {"tp": touchpoint_id, "start": to_db_time(start), "end": to_db_time(end), "model": model_id}
+    counted = await db.fetch_one(f"SELECT COUNT(*) AS n, MAX(v.dim) AS dim {where}", params)
+    total = int(counted["n"]) if counted else 0
+    dim = int(counted["dim"] or 0) if counted else 0
+    answers: list[VectorisedAnswer] = []
+    vectors = np.zeros((total, dim), dtype=np.float32)
+    query = f"""SELECT a.id, a.text, a.language, n.sentiment, v.scale, v.vector {
+        where.replace("WHERE", "LEFT JOIN analyses AS n ON n.id = a.current_analysis_id WHERE", 1)
+    } ORDER BY a.id"""
+    async for rows in db.iterate_batches(query, params, batch=batch):
+        for row in rows:
+            index = len(answers)
+            if index >= total:  # answers arrived between the count and the read: the next run has them
+                break
+            blob = bytes(row["vector"])
+            if len(blob) != dim:
+                continue  # a vector of another size (another model) is never mixed in
+            vectors[index] = np.frombuffer(blob, dtype=np.int8).astype(np.float32) * np.float32(row["scale"])
+            answers.append(
+                VectorisedAnswer(
+                    int(row["id"]), str(row["text"]), row["language"], row["sentiment"] == "negative"
+                )
+            )
+    return VectorisedAnswers(answers, vectors[: len(answers)])
 
 
 async def answer_ids_missing_vectors(db: Database) -> list[int]:
@@ -135,6 +152,8 @@ class ThemeRow:
     negative: int
     representative_answer_id: int | None
     centroid: FloatArray | None = None
+    # tier -> (answers, negative, quote answer id)
+    tiers: dict[str, tuple[int, int, int | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +232,15 @@ async def save_run(
             ],
         )
         await conn.executemany(
+            """INSERT INTO theme_tiers (run_id, theme_key, tier, answers, negative, quote_answer_id)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            [
+                (run_id, t.key, tier, answers, negative, quote)
+                for t in themes
+                for tier, (answers, negative, quote) in t.tiers.items()
+            ],
+        )
+        await conn.executemany(
             "INSERT OR IGNORE INTO theme_answers (run_id, answer_id, theme_key) VALUES (?, ?, ?)",
             [(run_id, answer_id, t.key) for t in themes for answer_id in t.answer_ids],
         )
@@ -268,16 +296,11 @@ async def run_themes(db: Database, run_id: int, *, tier: str | None = None) -> l
         )
     else:
         rows = await db.fetch_all(
-            """SELECT t.key, t.kind, t.names, t.words,
-                      COUNT(a.id) AS answers,
-                      COALESCE(SUM(n.sentiment = 'negative'), 0) AS negative,
-                      MIN(CASE WHEN a.id = t.representative_answer_id THEN a.text END) AS quote
+            """SELECT t.key, t.kind, t.names, t.words, tt.answers, tt.negative, a.text AS quote
                FROM themes AS t
-               JOIN theme_answers AS ta ON ta.run_id = t.run_id AND ta.theme_key = t.key
-               JOIN answers AS a ON a.id = ta.answer_id
-               JOIN customers AS c ON c.id = a.customer_id AND c.tier = ?
-               LEFT JOIN analyses AS n ON n.id = a.current_analysis_id
-               WHERE t.run_id = ? GROUP BY t.id ORDER BY answers DESC, t.key""",
+               JOIN theme_tiers AS tt ON tt.run_id = t.run_id AND tt.theme_key = t.key AND tt.tier = ?
+               LEFT JOIN answers AS a ON a.id = tt.quote_answer_id
+               WHERE t.run_id = ? ORDER BY tt.answers DESC, t.key""",
             (tier, run_id),
         )
     return [

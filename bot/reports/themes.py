@@ -122,9 +122,10 @@ async def compute_run(
     tp_id = ids.get(touchpoint) if touchpoint is not None else None
     if touchpoint is not None and tp_id is None:
         return 0
-    found = await theme_repo.vectorised_answers(
+    loaded = await theme_repo.vectorised_answers(
         db, tp_id, period.start, period.end, model_id=model_id, all_touchpoints=touchpoint is None
     )
+    found = loaded.answers
     declared = declared_themes(settings, touchpoint)
     vectors = await examples.of(declared) if declared else {}
     known = await theme_repo.known_centroids(
@@ -135,7 +136,7 @@ async def compute_run(
         group_answers,
         [a.text for a in found],
         [a.language for a in found],
-        np.stack([a.vector for a in found]) if found else np.zeros((0, 1), dtype=np.float32),
+        loaded.vectors if found else np.zeros((0, 1), dtype=np.float32),
         declared=declared,
         declared_vectors=vectors,
         known=known,
@@ -157,12 +158,28 @@ async def compute_run(
             if theme.representative is not None
             else None,
             centroid=theme.centroid,
+            tiers=_tier_counts(found, theme.members, theme.representative),
         )
         for theme in grouping.themes
     ]
     return await theme_repo.save_run(
         db, tp_id, period.label, period.start, period.end, rows, answers=len(found), computed_at=now
     )
+
+
+def _tier_counts(
+    found: Sequence[theme_repo.VectorisedAnswer], members: Sequence[int], representative: int | None
+) -> dict[str, tuple[int, int, int | None]]:
+    """Per tier: answers, negative ones, and the quote (the representative if of that tier, else the
+    tier's first member)."""
+    counts: dict[str, tuple[int, int, int | None]] = {}
+    for i in members:
+        answer = found[i]
+        answers, negative, quote = counts.get(answer.tier, (0, 0, None))
+        if quote is None or i == representative:
+            quote = answer.answer_id
+        counts[answer.tier] = (answers + 1, negative + int(answer.negative), quote)
+    return counts
 
 
 async def compute_due(

@@ -40,6 +40,17 @@ CREATE TABLE themes (
     UNIQUE (run_id, key)
 );
 
+-- theme_tiers: a theme's counts per customer tier, so /themes <tier> reads rows too (not the run's answers).
+CREATE TABLE theme_tiers (
+    run_id     INTEGER NOT NULL REFERENCES theme_runs (id) ON DELETE CASCADE,
+    theme_key  TEXT    NOT NULL,
+    tier       TEXT    NOT NULL,
+    answers    INTEGER NOT NULL,
+    negative   INTEGER NOT NULL,
+    quote_answer_id INTEGER REFERENCES answers (id) ON DELETE SET NULL,
+    PRIMARY KEY (run_id, theme_key, tier)
+) WITHOUT ROWID;
+
 -- theme_answers: which theme each answer of a run fell in (for /quotes, tiers and exports).
 CREATE TABLE theme_answers (
     run_id     INTEGER NOT NULL REFERENCES theme_runs (id) ON DELETE CASCADE,

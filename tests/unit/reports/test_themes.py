@@ -162,6 +162,11 @@ async def test_runs_feed_themes_with_counts_negative_share_change_and_quotes(
     assert len(result.lines) == 3  # late (declared), broken and friendly (discovered)
     # Discovered themes are recognised from last week by their centroid: same key, a real change.
     assert [line.previous for line in result.lines[1:]] == [8, 8]
+    standard = await build_themes(db, config, "delivery", "this-week", "standard", now=NOW)
+    assert (standard.lines[0].theme.key, standard.lines[0].theme.answers) == ("late_delivery", 10)
+    assert await build_themes(db, config, "delivery", "this-week", "gold", now=NOW) == type(result)(
+        "delivery", "gold", result.period, "this-week", result.run, []
+    )
     report = render_themes(result, config, "es")
     assert "Entrega tardía" in report.text and "+4" in report.text and "100 %" in report.text
     assert report.chart is not None and report.chart.values[0] == 10.0

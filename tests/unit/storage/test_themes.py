@@ -84,7 +84,10 @@ async def test_the_vector_is_stored_with_the_reading_and_erased_with_the_custome
     assert stored is not None and float(stored @ unit(2) / np.linalg.norm(stored)) > 0.999
     assert await theme_repo.answer_ids_missing_vectors(db) == []
     found = await theme_repo.vectorised_answers(db, tp_id, AT - timedelta(hours=1), AT + timedelta(hours=1))
-    assert [(a.answer_id, a.negative) for a in found] == [(answer_id, True)]
+    assert [(a.answer_id, a.negative) for a in found.answers] == [(answer_id, True)]
+    assert found.vectors.shape == (1, 384) and float(found.vectors[0] @ unit(2)) > 0.99 * float(
+        np.linalg.norm(found.vectors[0])
+    )
     customer_id = (await answers.get_answer(db, answer_id)).customer_id  # type: ignore[union-attr]
     await privacy.erase_customer(db, customer_id, actor="admin:1")
     assert await theme_repo.vector_of(db, answer_id) is None
@@ -102,7 +105,18 @@ async def test_runs_are_replaced_per_period_and_read_by_tier(db: Database) -> No
     for answer_id in (late, vip):
         await answers.save_analysis(db, answer_id, Reading("negative", {"negative": 0.9}, vector=unit(3)))
     start, end = AT - timedelta(days=7), AT
-    rows = [theme_repo.ThemeRow("late_delivery", "declared", {"en": "Late"}, ["late"], [late, vip], 2, late)]
+    rows = [
+        theme_repo.ThemeRow(
+            "late_delivery",
+            "declared",
+            {"en": "Late"},
+            ["late"],
+            [late, vip],
+            2,
+            late,
+            tiers={"standard": (1, 1, late), "gold": (1, 1, vip)},
+        )
+    ]
     await theme_repo.save_run(db, tp_id, "week", start - timedelta(days=7), start, rows[:0], answers=0)
     await theme_repo.save_run(db, tp_id, "week", start, end, rows, answers=2)
     again = await theme_repo.save_run(db, tp_id, "week", start, end, rows, answers=2)
@@ -115,7 +129,7 @@ async def test_runs_are_replaced_per_period_and_read_by_tier(db: Database) -> No
     (theme,) = await theme_repo.run_themes(db, run.run_id)
     assert (theme.key, theme.answers, theme.negative, theme.quote) == ("late_delivery", 2, 2, "late again")
     (gold,) = await theme_repo.run_themes(db, run.run_id, tier="gold")
-    assert (gold.answers, gold.negative, gold.quote) == (1, 1, None)
+    assert (gold.answers, gold.negative, gold.quote) == (1, 1, "late for a VIP")  # a quote of that tier
     assert await theme_repo.run_themes(db, run.run_id, tier="silver") == []
     assert set(await theme_repo.theme_quotes(db, run.run_id, "late_delivery")) == {
         "late again",
