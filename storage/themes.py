@@ -104,9 +104,11 @@ async def vectorised_answers(
     dim = int(counted["dim"] or 0) if counted else 0
     answers: list[VectorisedAnswer] = []
     vectors = np.zeros((total, dim), dtype=np.float32)
-    query = f"""SELECT a.id, a.text, a.language, n.sentiment, v.scale, v.vector {
-        where.replace("WHERE", "LEFT JOIN analyses AS n ON n.id = a.current_analysis_id WHERE", 1)
-    } ORDER BY a.id"""
+    joins = (
+        "LEFT JOIN analyses AS n ON n.id = a.current_analysis_id JOIN customers AS c ON c.id = a.customer_id"
+    )
+    query = f"""SELECT a.id, a.text, a.language, n.sentiment, c.tier, v.scale, v.vector
+                {where.replace("WHERE", joins + " WHERE", 1)} ORDER BY a.id"""
     async for rows in db.iterate_batches(query, params, batch=batch):
         for row in rows:
             index = len(answers)
@@ -118,7 +120,11 @@ async def vectorised_answers(
             vectors[index] = np.frombuffer(blob, dtype=np.int8).astype(np.float32) * np.float32(row["scale"])
             answers.append(
                 VectorisedAnswer(
-                    int(row["id"]), str(row["text"]), row["language"], row["sentiment"] == "negative"
+                    int(row["id"]),
+                    str(row["text"]),
+                    row["language"],
+                    row["sentiment"] == "negative",
+                    str(row["tier"]),
                 )
             )
     return VectorisedAnswers(answers, vectors[: len(answers)])

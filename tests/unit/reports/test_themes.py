@@ -145,6 +145,8 @@ async def test_runs_feed_themes_with_counts_negative_share_change_and_quotes(
 ) -> None:
     config = settings(tmp_path)
     await Seeder(db).weeks([6, 10])
+    async with db.transaction() as conn:  # a third of the customers are gold
+        await conn.execute("UPDATE customers SET tier = 'gold' WHERE id % 3 = 0")
     await compute_due(db, config, ExampleVectors(fake_encode), model_id="fake", now=NOW)
     touchpoint, label, tier = await parse_themes_request(db, config, ["delivery"], language="en")
     assert (touchpoint, label, tier) == ("delivery", "this-week", None)
@@ -162,11 +164,13 @@ async def test_runs_feed_themes_with_counts_negative_share_change_and_quotes(
     assert len(result.lines) == 3  # late (declared), broken and friendly (discovered)
     # Discovered themes are recognised from last week by their centroid: same key, a real change.
     assert [line.previous for line in result.lines[1:]] == [8, 8]
-    standard = await build_themes(db, config, "delivery", "this-week", "standard", now=NOW)
-    assert (standard.lines[0].theme.key, standard.lines[0].theme.answers) == ("late_delivery", 10)
-    assert await build_themes(db, config, "delivery", "this-week", "gold", now=NOW) == type(result)(
-        "delivery", "gold", result.period, "this-week", result.run, []
-    )
+    by_tier = {}
+    for tier_name in ("standard", "gold"):
+        split = await build_themes(db, config, "delivery", "this-week", tier_name, now=NOW)
+        by_tier[tier_name] = {line.theme.key: line.theme.answers for line in split.lines}
+        assert all(line.theme.quote for line in split.lines)  # a quote of that tier's own customers
+    assert by_tier["gold"] and by_tier["standard"]
+    assert by_tier["gold"]["late_delivery"] + by_tier["standard"]["late_delivery"] == 10
     report = render_themes(result, config, "es")
     assert "Entrega tardía" in report.text and "+4" in report.text and "100 %" in report.text
     assert report.chart is not None and report.chart.values[0] == 10.0
