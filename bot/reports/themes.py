@@ -12,7 +12,7 @@ import asyncio
 import html
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -41,8 +41,6 @@ Encode = Callable[[Sequence[str], Sequence[str | None]], Awaitable[Sequence[np.n
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    from datetime import UTC
-
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
@@ -368,11 +366,6 @@ def _chart(result: ThemesResult, settings: Settings, language: str, shown: Seque
         ],
         filename="themes.png",
     )
-
-
-async def render_themes_async(result: ThemesResult, settings: Settings, language: str) -> Report:
-    """Charts are drawn off the event loop."""
-    return await asyncio.to_thread(render_themes, result, settings, language)
 
 
 # -- /quotes <touchpoint> theme:<key> --------------------------------------------------------------
