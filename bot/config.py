@@ -318,6 +318,58 @@ class TouchpointTexts(_Section):
     callback_next: str | None = None
 
 
+class DeclaredThemeSettings(_Section):
+    """A theme the company names for a touchpoint: answers close to one of its example phrases join it."""
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    names: dict[str, str]
+    # Example phrases per language ({en = ["late again"], es = ["llegó tarde"]}): encoded by the model.
+    examples: dict[str, list[str]] = Field(default_factory=dict)
+    # The follow-up question asked when a negative experience answer matches this theme, per language
+    # ({name} is the customer's name); without one, Momento's default for common keys (late_delivery,
+    # damaged_item, rude_staff, long_wait, refund), else the generic question.
+    question: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("names")
+    @classmethod
+    def _english_theme_name(cls, value: dict[str, str]) -> dict[str, str]:
+        if "en" not in value:
+            raise ValueError("needs at least an English name (names.en)")
+        return value
+
+    @field_validator("examples")
+    @classmethod
+    def _some_examples(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if not any(phrase.strip() for phrases in value.values() for phrase in phrases):
+            raise ValueError("needs at least one example phrase (examples.en = [...])")
+        return value
+
+
+class ThemesSettings(_Section):
+    """`[themes]`: grouping answers by what they talk about, precomputed on the clock for /themes."""
+
+    # Off by default: the clock's grouping runs read every vector of the period (see docs/themes.md).
+    enabled: bool = False
+    # How often the current week's and month's themes are recomputed.
+    interval: Duration = timedelta(hours=1)
+    # Cosine (after per-language centring) to the nearest example phrase for a declared theme to take it.
+    declared_threshold: float = Field(default=0.30, ge=-1.0, le=1.0)
+    max_themes: int = Field(default=12, ge=2, le=50)
+    min_theme_size: int = Field(default=3, ge=2)
+    # The theme-specific follow-up: a negative experience answer whose centred cosine to a declared theme's
+    # nearest example reaches this asks that theme's question (touchpoints.themes.question) instead of the
+    # generic "what could we have done better?". Needs declared themes; works without `enabled`.
+    followup_threshold: float = Field(default=0.35, ge=-1.0, le=1.0)
+    # Theme alerts (one card per spike, to the touchpoint's team chat): a theme's negative answers this week
+    # reach alert_growth times its mean over the alert_baseline_weeks before (and at least
+    # alert_min_negative), or a theme not seen in those weeks has at least alert_new_theme_min negative ones.
+    alerts: bool = True
+    alert_growth: float = Field(default=2.0, ge=1.0)
+    alert_min_negative: int = Field(default=5, ge=1)
+    alert_baseline_weeks: int = Field(default=4, ge=1, le=52)
+    alert_new_theme_min: int = Field(default=5, ge=1)
+
+
 class TouchpointSettings(_Section):
     key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
     names: dict[str, str]
@@ -336,6 +388,8 @@ class TouchpointSettings(_Section):
     # Chat that receives this touchpoint's alerts; none means the staff chat.
     team_chat_id: int | None = None
     texts: dict[str, TouchpointTexts] = Field(default_factory=dict)
+    # Declared themes of this touchpoint ([[touchpoints.themes]]); what fits none is discovered.
+    themes: list[DeclaredThemeSettings] = Field(default_factory=list)
 
     @field_validator("names")
     @classmethod
@@ -445,6 +499,7 @@ class Settings(BaseSettings):
     touchpoints: list[TouchpointSettings] = Field(default_factory=list)
     webhooks: list[OutgoingWebhookSettings] = Field(default_factory=list)
     webhook_delivery: WebhookDeliverySettings = Field(default_factory=WebhookDeliverySettings)
+    themes: ThemesSettings = Field(default_factory=ThemesSettings)
     # Secrets only (environment or secrets file): MOMENTO_WEBHOOK_SECRETS__<NAME>=...
     webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)

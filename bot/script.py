@@ -164,8 +164,14 @@ def question(
         if tone != "negative":
             # A 3, or a high rating with unhappy words: no apology, just an open door.
             return OutgoingMessage(chat, phrase("improvement_neutral", language, name=name))
+        theme = survey.state.get("theme")
+        asked = (
+            theme_question(settings, touchpoint_key, theme, language, name)
+            if isinstance(theme, str)
+            else None
+        )
         return OutgoingMessage(
-            chat, script_text(settings, touchpoint_key, "improvement", language, name=name)
+            chat, asked or script_text(settings, touchpoint_key, "improvement", language, name=name)
         )
     if step == "callback":
         return OutgoingMessage(
@@ -174,6 +180,31 @@ def question(
             callback_buttons(survey.id, language),
         )
     return closing(settings, survey, customer, touchpoint_key, language)
+
+
+def theme_question(
+    settings: Settings, touchpoint_key: str | None, theme: str, language: str, name: str | None
+) -> str | None:
+    """The follow-up for a negative answer about a declared theme: the company's own question for it, else
+    Momento's default for a common theme, else None (the generic question is asked)."""
+    touchpoint = settings.touchpoint(touchpoint_key) if touchpoint_key else None
+    declared = next((t for t in touchpoint.themes if t.key == theme), None) if touchpoint else None
+    if declared is not None:
+        own = declared.question.get(language) or (declared.question.get("en") if language == "en" else None)
+        if own:
+            return _fill(own, _values(language, touchpoint_label(settings, touchpoint_key, language), name))
+    match theme:
+        case "late_delivery":
+            return phrase("theme_question_late_delivery", language, name=name)
+        case "damaged_item":
+            return phrase("theme_question_damaged_item", language, name=name)
+        case "rude_staff":
+            return phrase("theme_question_rude_staff", language, name=name)
+        case "long_wait":
+            return phrase("theme_question_long_wait", language, name=name)
+        case "refund":
+            return phrase("theme_question_refund", language, name=name)
+    return None
 
 
 def closing(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +20,9 @@ class Analysis:
     emotion_scores: dict[str, float]
     model_id: str
     model_version: str
+    # The pooled sentence vector of the same forward pass (L2-normalised), for themes; None when the model
+    # has none (hub pipelines) or the text was blank. Not part of equality: two readings agree on labels.
+    vector: npt.NDArray[np.float32] | None = field(default=None, compare=False, repr=False)
 
 
 class ClassificationError(Exception):

@@ -19,6 +19,7 @@ from sentiment.heads import DEFAULT_HEADS_PATH, Heads, build_features
 from sentiment.labels import EMOTIONS, SENTIMENTS
 from sentiment.language import resolve_languages
 from sentiment.settings import ClassifierSettings
+from sentiment.vectors import sentence_vectors
 
 MODEL_ID = "momento-e5-heads"
 
@@ -58,6 +59,13 @@ class DefaultModel:
     def probabilities(
         self, texts: Sequence[str], languages: Sequence[str | None] | None = None
     ) -> tuple[FloatArray, FloatArray]:
+        sentiment, emotion, _ = self.read(texts, languages)
+        return sentiment, emotion
+
+    def read(
+        self, texts: Sequence[str], languages: Sequence[str | None] | None = None
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Sentiment and emotion probabilities plus the sentence vectors, from one encoder pass."""
         resolved = resolve_languages(texts, languages)
         layers = self.encoder.encode(list(texts), self.batch_size)
         features = build_features(layers, self.heads.layer_ids)
@@ -65,8 +73,11 @@ class DefaultModel:
         # reading must not depend on its batch-mates even in the last digit.
         rows = [self.heads.predict(features[i : i + 1], [resolved[i]]) for i in range(len(features))]
         if not rows:
-            return self.heads.predict(features, resolved)
-        return np.concatenate([s for s, _ in rows]), np.concatenate([e for _, e in rows])
+            sentiment, emotion = self.heads.predict(features, resolved)
+        else:
+            sentiment = np.concatenate([s for s, _ in rows])
+            emotion = np.concatenate([e for _, e in rows])
+        return sentiment, emotion, sentence_vectors(layers)
 
     def predict(self, texts: Sequence[str], languages: Sequence[str | None] | None = None) -> list[Analysis]:
         results: list[Analysis | None] = [None] * len(texts)
@@ -76,9 +87,11 @@ class DefaultModel:
                 results[i] = blank_analysis(self.model_id, self.model_version)
         if todo:
             langs = [languages[i] if languages is not None and i < len(languages) else None for i in todo]
-            sentiment, emotion = self.probabilities([texts[i] for i in todo], langs)
+            sentiment, emotion, vectors = self.read([texts[i] for i in todo], langs)
             for row, i in enumerate(todo):
-                results[i] = make_analysis(sentiment[row], emotion[row], self.model_id, self.model_version)
+                results[i] = make_analysis(
+                    sentiment[row], emotion[row], self.model_id, self.model_version, vectors[row]
+                )
         return [result for result in results if result is not None]
 
 
@@ -97,7 +110,13 @@ def model_version(encoder_fingerprint: str, heads_version: str) -> str:
     return f"{encoder_fingerprint[:8]}-{heads_version[:8]}"
 
 
-def make_analysis(sentiment: FloatArray, emotion: FloatArray, model_id: str, model_version: str) -> Analysis:
+def make_analysis(
+    sentiment: FloatArray,
+    emotion: FloatArray,
+    model_id: str,
+    model_version: str,
+    vector: FloatArray | None = None,
+) -> Analysis:
     sentiment_scores = {label: float(p) for label, p in zip(SENTIMENTS, sentiment, strict=True)}
     emotion_scores = {label: float(p) for label, p in zip(EMOTIONS, emotion, strict=True)}
     return Analysis(
@@ -107,6 +126,7 @@ def make_analysis(sentiment: FloatArray, emotion: FloatArray, model_id: str, mod
         emotion_scores=emotion_scores,
         model_id=model_id,
         model_version=model_version,
+        vector=vector,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from storage import _rows
+from storage import themes as theme_repo
 from storage.db import Database, to_db_time, utcnow
 from storage.models import AnalysisRecord, AnalysisResult, Answer, NotFoundError
 
@@ -189,6 +190,12 @@ async def save_analysis(
                 "UPDATE answers SET current_analysis_id = ?, analysis_state = 'done' WHERE id = ?",
                 (row["id"], answer_id),
             )
+            # The sentence vector of the same reading, for themes (models without one store none).
+            vector = getattr(analysis, "vector", None)
+            if vector is not None:
+                await theme_repo.save_vector(
+                    conn, answer_id, analysis.model_id, analysis.model_version, vector
+                )
     return _rows.analysis(row)
 
 

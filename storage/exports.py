@@ -31,19 +31,30 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "sentiment",
     "sentiment_score",
     "emotion",
+    "theme",
 )
 
-_SELECT = """
+# The answer's theme: its week's run of its own touchpoint (else of all answers); empty until computed.
+_THEME_OF = """(SELECT ta.theme_key FROM theme_answers AS ta JOIN theme_runs AS tr ON tr.id = ta.run_id
+     WHERE ta.answer_id = {answer} AND tr.period = 'week'
+     ORDER BY tr.touchpoint_id IS NULL, tr.period_start DESC LIMIT 1)"""
+
+_SELECT = (
+    """
     SELECT a.id AS answer_id, a.received_at AS received_at, c.external_id AS customer, c.tier AS tier,
            t.key AS touchpoint, t.names AS touchpoint_name, a.survey_id AS survey_id,
            a.question AS question, a.rating AS rating,
            a.text AS text, a.language AS language, a.truncated AS truncated, n.sentiment AS sentiment,
-           n.sentiment_score AS sentiment_score, n.emotion AS emotion
+           n.sentiment_score AS sentiment_score, n.emotion AS emotion,
+           """
+    + _THEME_OF.format(answer="a.id")
+    + """ AS theme
     FROM answers AS a
     JOIN customers AS c ON c.id = a.customer_id
     LEFT JOIN touchpoints AS t ON t.id = a.touchpoint_id
     LEFT JOIN analyses AS n ON n.id = a.current_analysis_id
 """
+)
 
 
 async def touchpoint_filter(db: Database, key: str | None) -> int | None:
@@ -117,9 +128,11 @@ SURVEY_COLUMNS: tuple[str, ...] = (
     "alert_created_at",
     "alert_resolved_at",
     "hours_to_resolve",
+    "theme",
 )
 
-_SURVEY_SELECT = """
+_SURVEY_SELECT = (
+    """
     SELECT s.id AS survey_id, c.external_id AS customer, c.tier AS tier, t.key AS touchpoint,
            t.names AS touchpoint_name, s.status AS status, s.invited_at AS invited_at,
            s.completed_at AS completed_at,
@@ -128,7 +141,10 @@ _SURVEY_SELECT = """
            im.text AS improvement, ni.sentiment AS improvement_sentiment, ni.emotion AS improvement_emotion,
            r.rating AS rating, COALESCE(al.callback_requested, 0) AS callback_requested,
            al.status AS alert_status, al.created_at AS alert_created_at, al.resolved_at AS alert_resolved_at,
-           ROUND((julianday(al.resolved_at) - julianday(al.created_at)) * 24.0, 2) AS hours_to_resolve
+           ROUND((julianday(al.resolved_at) - julianday(al.created_at)) * 24.0, 2) AS hours_to_resolve,
+           """
+    + _THEME_OF.format(answer="ep.id")
+    + """ AS theme
     FROM surveys AS s
     JOIN customers AS c ON c.id = s.customer_id
     LEFT JOIN touchpoints AS t ON t.id = s.touchpoint_id
@@ -141,6 +157,7 @@ _SURVEY_SELECT = """
     LEFT JOIN answers AS r ON r.survey_id = s.id AND r.question = 'rating'
     LEFT JOIN alerts AS al ON al.survey_id = s.id
 """
+)
 
 
 def _survey_where(

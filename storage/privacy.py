@@ -70,6 +70,11 @@ async def erase_customer(db: Database, customer_id: int, *, actor: str) -> None:
             "UPDATE answers SET text = NULL, chat_id = NULL, message_id = NULL WHERE customer_id = ?",
             (customer_id,),
         )
+        # A sentence vector is read from their words: it goes with the text.
+        await conn.execute(
+            "DELETE FROM answer_vectors WHERE answer_id IN (SELECT id FROM answers WHERE customer_id = ?)",
+            (customer_id,),
+        )
         # Staff notes on the customer's alerts quote them; the posted message id would let a reader find
         # the staff-chat message that did. Reason, severity and times stay.
         await conn.execute(

@@ -39,3 +39,13 @@ async def claim_value(db: Database, key: str, value: str) -> bool:
 async def delete_value(db: Database, key: str) -> None:
     async with db.transaction() as conn:
         await conn.execute("DELETE FROM app_state WHERE key = ?", (key,))
+
+
+async def claim_once(db: Database, key: str, value: str) -> bool:
+    """Set *key* only if it is not set yet; True for the one caller that set it (claim once, even across
+    restarts and two processes)."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "INSERT INTO app_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value)
+        )
+        return bool(cursor.rowcount)

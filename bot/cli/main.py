@@ -164,6 +164,9 @@ def _register_feature_commands() -> None:
     from bot.cli.classify import classify_command  # sentiment: classify a CSV/JSONL file
 
     main.add_command(classify_command)
+    from bot.cli.themes import themes_command  # sentiment: group a CSV's answers by theme
+
+    main.add_command(themes_command)
     from bot.cli.purge import purge_command  # privacy: the data-retention policy
 
     main.add_command(purge_command)

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,12 +42,14 @@ from bot.outreach import webhooks
 from bot.outreach.invitations import Invitations
 from bot.outreach.scheduling import DEFAULT_EXPIRY
 from bot.recovery.alerts import NEGATIVE_EMOTIONS, Recovery, severity_of
+from bot.reports.themes import ExampleVectors, match_declared_theme
 from bot.script import phrase
 from sentiment import Analysis, Classifier
 from sentiment.detect import detect_language
 from storage import answers as answer_repo
 from storage import customers as customer_repo
 from storage import surveys as survey_repo
+from storage import themes as theme_repo
 from storage import touchpoints as touchpoint_repo
 from storage.db import Database, to_db_time, utcnow
 from storage.models import AnalysisRecord, Answer, Customer, Survey, SurveyStatus
@@ -142,6 +144,7 @@ class SurveyEngine:
         self.db = db
         self.settings = settings
         self.classifier = classifier
+        self._theme_examples: ExampleVectors | None = None
         self.messenger = messenger
         self.clock = clock
         self.accounts = accounts or Accounts(db, settings)
@@ -431,6 +434,10 @@ class SurveyEngine:
             state["negative"] = tone == "negative"
             if tone == "mixed":
                 state["mixed"] = True  # a stored flag reports can count
+            if tone == "negative":
+                theme = await self._experience_theme(survey, state)
+                if theme is not None:
+                    state["theme"] = theme  # the follow-up asks about what they just said
             upcoming = next_step(state)
         key = await touchpoint_repo.touchpoint_key(self.db, survey.touchpoint_id)
         done = upcoming == "done"
@@ -541,6 +548,39 @@ class SurveyEngine:
             state["experience_sentiment"] = analysis.sentiment
             state["experience_emotion"] = analysis.emotion
         return {answer.id}
+
+    async def _experience_theme(self, survey: Survey, state: dict[str, Any]) -> str | None:
+        """The declared theme of the touchpoint the experience answer talks about (None: none matches, no
+        declared themes, or the model gives no vectors). Never fails the survey."""
+        key = await touchpoint_repo.touchpoint_key(self.db, survey.touchpoint_id)
+        touchpoint = self.settings.touchpoint(key) if key else None
+        experience_id = state.get("experience")
+        if touchpoint is None or not touchpoint.themes or not isinstance(experience_id, int):
+            return None
+        try:
+            vector = await theme_repo.vector_of(self.db, experience_id)
+            answer = await answer_repo.get_answer(self.db, experience_id)
+            if vector is None or answer is None:
+                return None
+            if self._theme_examples is None:
+                classifier = self.classifier
+
+                async def encode(texts: Sequence[str], languages: Sequence[str | None]) -> list[Any]:
+                    return [a.vector for a in await classifier.analyse(texts, languages)]
+
+                self._theme_examples = ExampleVectors(encode)
+            return await match_declared_theme(
+                self.db,
+                self.settings,
+                self._theme_examples,
+                touchpoint.key,
+                vector,
+                answer.language,
+                model_id=self.classifier.model_id,
+            )
+        except Exception:
+            log.exception("matching the experience answer to a declared theme failed; generic follow-up")
+            return None
 
     async def _alert(self, survey: Survey, state: dict[str, Any]) -> None:
         """Open (or raise) the survey's alert; the post to the team goes through its own task."""

@@ -18,6 +18,7 @@ from bot.reports.common import Scope, heading
 from bot.reports.periods import Period
 from bot.reports.summary import build_summary, figure_lines, next_step
 from bot.reports.texts import REPORTS
+from bot.reports.themes import theme_lines
 from storage import state
 from storage.db import Database
 
@@ -82,6 +83,9 @@ async def digest_text(db: Database, settings: Settings, due: DueDigest, language
     lines = [
         *heading(title, due.period, settings, language),
         *figure_lines(summary.current, summary.previous, language),
+        *await theme_lines(
+            db, settings, None, now=due.period.end - timedelta(microseconds=1), language=language
+        ),
         "",
         next_step(summary, settings, language),
     ]

@@ -24,7 +24,7 @@ from bot.conversation.wiring import build_cx_services
 from bot.i18n import FALLBACK_LANGUAGE
 from bot.outreach.pacing import ChatPacer
 from bot.outreach.wire import WireJournal
-from bot.telegram import admin, clock, common, private, retention, staff
+from bot.telegram import admin, clock, common, private, retention, staff, themes
 from bot.telegram.inbox import DurableUpdateQueue, InboxProcessor, replay_pending
 from bot.telegram.menus import ADMIN_MENU, CUSTOMER_MENU, STAFF_MENU, MenuEntry
 from bot.telegram.messenger import TelegramMessenger
@@ -101,6 +101,7 @@ def _register_handlers(application: MomentoApplication) -> None:
     staff.register(application)
     admin.register(application)
     retention.register(application)
+    themes.register(application)
     common.register_fallbacks(application)
     application.add_error_handler(common.on_error)
 

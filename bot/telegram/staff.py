@@ -1,4 +1,5 @@
-"""Staff commands (/summary /touchpoints /journey /segments /alerts /customer /quotes) and the digest job.
+"""Staff commands (/summary /touchpoints /journey /segments /alerts /customer /quotes /themes) and the digest
+job.
 
 Thin PTB glue: check the user's role (never the chat's), parse, call bot.reports, send text and chart. Anyone
 who is not staff gets the same neutral refusal whatever they asked.
@@ -29,6 +30,13 @@ from bot.reports.quotes import build_quotes, parse_quote_request, render_quotes
 from bot.reports.segments import build_segments, render_segments
 from bot.reports.summary import build_summary, render_summary
 from bot.reports.texts import REPORTS
+from bot.reports.themes import (
+    build_themes,
+    parse_themes_request,
+    render_themes,
+    theme_lines,
+    theme_quotes_report,
+)
 from bot.telegram.common import user_language
 from bot.telegram.services import MomentoApplication, MomentoContext
 from storage import customers as customer_repo
@@ -126,6 +134,12 @@ async def summary(update: Update, context: MomentoContext) -> None:
     scope = await parse_scope(found.db, found.settings, _args(context), now=utcnow(), language=language)
     result = await build_summary(found.db, found.settings, scope)
     report = await asyncio.to_thread(render_summary, result, found.settings, language)
+    if scope.touchpoint is not None:
+        themes = await theme_lines(
+            found.db, found.settings, scope.touchpoint, now=utcnow(), language=language
+        )
+        if themes:
+            report = Report(report.text + "\n" + "\n".join(themes), report.chart)
     await send_report(message, report)
 
 
@@ -182,15 +196,41 @@ async def customer(update: Update, context: MomentoContext) -> None:
 
 @staff_command()
 async def quotes(update: Update, context: MomentoContext) -> None:
-    """/quotes <touchpoint> [sentiment or emotion] [period]"""
+    """/quotes <touchpoint> [sentiment or emotion] [period], or /quotes <touchpoint> theme:<key>"""
     message, found = update.effective_message, context.services
     language = await staff_language(update, context)
     assert message is not None
+    args = _args(context)
+    theme = next((a for a in args if a.lower().startswith("theme:")), None)
+    if theme is not None and found.settings.themes.enabled:
+        keys = [tp.key for tp in found.settings.touchpoints]
+        touchpoint = next((a.lower() for a in args if a.lower() in keys), None)
+        report = await theme_quotes_report(
+            found.db, found.settings, touchpoint, theme.split(":", 1)[1], now=utcnow(), language=language
+        )
+        await send_report(message, report)
+        return
     request = await parse_quote_request(
         found.db, found.settings, _args(context), now=utcnow(), language=language
     )
     result = await build_quotes(found.db, request)
     await send_report(message, render_quotes(result, found.settings, language))
+
+
+@staff_command()
+async def themes(update: Update, context: MomentoContext) -> None:
+    """/themes [touchpoint] [period] [tier]: what customers talk about, read from the precomputed runs."""
+    message, found = update.effective_message, context.services
+    language = await staff_language(update, context)
+    assert message is not None
+    if not found.settings.themes.enabled:
+        await message.reply_text(translate(REPORTS, "themes_off", language))
+        return
+    touchpoint, label, tier = await parse_themes_request(
+        found.db, found.settings, _args(context), language=language
+    )
+    result = await build_themes(found.db, found.settings, touchpoint, label, tier, now=utcnow())
+    await send_report(message, await asyncio.to_thread(render_themes, result, found.settings, language))
 
 
 @staff_command()
@@ -254,6 +294,7 @@ def register(application: MomentoApplication) -> None:
         ("alerts", alerts),
         ("customer", customer),
         ("quotes", quotes),
+        ("themes", themes),
     ):
         application.add_handler(CommandHandler(name, callback))
     settings = application.bot_data.settings

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow  # lends the real classifier to the Application
 
 CUSTOMER_ID = 42
 STAFF_ID = 500
-STAFF_COMMANDS = ["summary", "touchpoints", "journey", "segments", "alerts", "customer", "quotes"]
+STAFF_COMMANDS = ["summary", "touchpoints", "journey", "segments", "alerts", "customer", "quotes", "themes"]
 ADMIN_COMMANDS = ["export", "staff"]
 REFUSAL = "Sorry, that is not available."
 

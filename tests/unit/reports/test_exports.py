@@ -54,7 +54,8 @@ def database_rows(path: Path) -> list[tuple[Any, ...]]:
         rows = conn.execute(
             """
             SELECT a.id, a.received_at, c.external_id, c.tier, t.key, NULL, a.survey_id, a.question, a.rating,
-                   a.text, a.language, a.truncated, n.sentiment, n.sentiment_score, n.emotion
+                   a.text, a.language, a.truncated, n.sentiment, n.sentiment_score, n.emotion,
+                   (SELECT r.theme_key FROM theme_answers r WHERE r.answer_id = a.id LIMIT 1)
             FROM answers a JOIN customers c ON c.id = a.customer_id
             LEFT JOIN touchpoints t ON t.id = a.touchpoint_id
             LEFT JOIN analyses n ON n.id = a.current_analysis_id
@@ -110,6 +111,7 @@ def database_surveys(path: Path) -> list[dict[str, Any]]:
                 )
                 hours = round(spent.total_seconds() / 3600, 2)
             row["hours_to_resolve"] = hours
+            row["theme"] = None  # this seed has no theme runs (tests/unit/reports/test_themes.py has)
             found.append(row)
     return found
 
@@ -196,7 +198,7 @@ async def test_xlsx_opens_ready_to_read(exported: Any, tmp_path: Path) -> None:
     )
     # Frozen header, autofilter over everything, widths that fit, long text wrapped.
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:O{len(rows)}"
+    assert sheet.auto_filter.ref == f"A1:P{len(rows)}"  # 16 columns, the theme last
     widths = {letter: sheet.column_dimensions[letter].width for letter in "ABCJ"}
     assert widths["A"] >= len("answer_id") and widths["B"] >= 19
     assert widths["J"] > widths["A"] and widths["J"] >= len('=HYPERLINK("http://evil")')
