@@ -4,7 +4,7 @@ once on a seeded spike, never on normal variation)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from bot.telegram.themes import run_themes_pass
 from storage import answers, customers, touchpoints
 from storage.db import Database
 from storage.models import TouchpointSpec
+from tests.support.readings import Reading
 
 NOW = datetime(2026, 5, 6, 12, 0, tzinfo=UTC)  # a Wednesday
 DIM = 32
@@ -45,17 +46,6 @@ WORDS = {
 def vector(topic: str, language: str) -> Any:
     raw = TOPICS[topic] + LANGUAGE[language] + RNG.normal(size=DIM) * 0.3
     return (raw / np.linalg.norm(raw)).astype(np.float32)
-
-
-@dataclass(frozen=True)
-class Reading:
-    sentiment: str
-    sentiment_scores: dict[str, float]
-    emotion: str = "neutral"
-    emotion_scores: dict[str, float] = field(default_factory=lambda: {"neutral": 1.0})
-    model_id: str = "fake"
-    model_version: str = "1"
-    vector: Any = None
 
 
 def settings(tmp_path: Path, **themes: Any) -> Settings:

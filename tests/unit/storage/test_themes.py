@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,19 +14,9 @@ from storage import answers, customers, privacy, touchpoints
 from storage import themes as theme_repo
 from storage.db import Database
 from storage.models import TouchpointSpec
+from tests.support.readings import Reading
 
 AT = datetime(2026, 4, 2, 9, 30, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Reading:
-    sentiment: str
-    sentiment_scores: dict[str, float]
-    emotion: str = "neutral"
-    emotion_scores: dict[str, float] = field(default_factory=lambda: {"neutral": 1.0})
-    model_id: str = "minilm-heads"
-    model_version: str = "1"
-    vector: Any = None
 
 
 @pytest.fixture
