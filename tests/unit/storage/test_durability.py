@@ -48,6 +48,10 @@ WRITER = textwrap.dedent(
                     text=f"answer {message_id}", rating=None, language="en", chat_id=base,
                     message_id=message_id, received_at=datetime.now(UTC))
                 print(f"ack {message_id} {stored.id}", flush=True)
+                if wait:
+                    # Like handlers between customers' messages: a writer never holds the file back to back,
+                    # so the other one's busy wait finds the lock free and the two really interleave.
+                    await asyncio.sleep(0.001)
 
         await asyncio.gather(*(worker(lane) for lane in range(tasks)))
         await db.close()
@@ -195,7 +199,7 @@ async def test_200_concurrent_writers_lose_nothing_and_never_hit_a_lock(tmp_path
 def test_two_processes_writing_one_file_both_finish_with_every_row(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     writers = [
-        start_writer(path, base=base, tasks=2, count=400, wait=True) for base in (10_000_000, 20_000_000)
+        start_writer(path, base=base, tasks=2, count=250, wait=True) for base in (10_000_000, 20_000_000)
     ]
     release_together(writers)
     outputs = [writer.communicate(timeout=120) for writer in writers]
@@ -208,7 +212,7 @@ def test_two_processes_writing_one_file_both_finish_with_every_row(tmp_path: Pat
     }
     integrity, present = stored_message_ids(path)
     assert integrity == "ok"
-    assert len(acked) == 1600 and acked == present
+    assert len(acked) == 1000 and acked == present
     # The two processes really wrote at the same time: their rows interleave in commit order.
     conn = sqlite3.connect(path)
     order = [row[0] >= 20_000_000 for row in conn.execute("SELECT message_id FROM answers ORDER BY id")]
